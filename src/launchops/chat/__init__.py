@@ -1,0 +1,1 @@
+"""The platform-neutral side of chat: grammar, commands, replies and the message catalogue."""

@@ -1,0 +1,89 @@
+"""One text grammar for every platform (DESIGN.md §3): text in, a typed command out.
+
+The parser is pure: it never looks anything up, so it can be fuzzed freely. Adapters strip
+their own mention syntax first; what remains is parsed here the same way everywhere.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from launchops.domain.errors import BadCommand
+from launchops.domain.text import collapse_spaces
+
+MAX_INPUT_CHARS = 4000
+MAX_QUERY_CHARS = 200
+
+
+@dataclass(frozen=True)
+class Help:
+    topic: str | None = None
+
+
+@dataclass(frozen=True)
+class WhoOwns:
+    """`who owns X`, `who fixes X`, `owner X`: the RACI answer for a component."""
+
+    query: str
+
+
+@dataclass(frozen=True)
+class Owns:
+    """`owns <team or person>`: what they are Responsible or Accountable for."""
+
+    query: str
+
+
+Command = Help | WhoOwns | Owns
+
+_SLACK_MENTION = re.compile(r"^(?:<@[A-Z0-9]+(?:\|[^>]*)?>\s*)+")
+_LEADING_BOT_WORD = re.compile(r"^/?(?:launchops)\b\s*", re.IGNORECASE)
+_WHO = re.compile(r"^who\s+(owns|fixes)(?:\s+(?P<q>.*))?$", re.IGNORECASE | re.DOTALL)
+_OWNER = re.compile(r"^owners?(?:\s+(?:of\s+)?(?P<q>.*))?$", re.IGNORECASE | re.DOTALL)
+_OWNS = re.compile(r"^owns(?:\s+(?P<q>.*))?$", re.IGNORECASE | re.DOTALL)
+_HELP = re.compile(r"^(?:help|\?|도움말)(?:\s+(?P<topic>.*))?$", re.IGNORECASE | re.DOTALL)
+# "검색기 담당자 누구야?" / "검색기 담당은?" — the natural Korean question.
+_KO_WHO = re.compile(r"^(?P<q>.+?)\s*담당(?:자|팀)?\s*(?:은|는|이|가)?\s*(?:누구\S*)?\s*$")
+_EDGE_NOISE = re.compile(r"^[\s\"'`“”‘’]+|[\s\"'`“”‘’?!.。？！]+$")
+_ARTICLE = re.compile(r"^(?:the|our|a|an)\s+", re.IGNORECASE)
+
+
+def strip_addressing(text: str) -> str:
+    """Drop what only addresses the bot: Slack mentions, a leading `/` or `launchops`."""
+    text = _SLACK_MENTION.sub("", text.strip())
+    text = text.lstrip("/").strip() if text.startswith("/") else text
+    return _LEADING_BOT_WORD.sub("", text).strip()
+
+
+def clean_query(raw: str | None, usage_key: str) -> str:
+    """`the Retriever?` → `Retriever`; an empty or oversized query is refused with its usage."""
+    query = collapse_spaces(_ARTICLE.sub("", _EDGE_NOISE.sub("", raw or "")))
+    query = _EDGE_NOISE.sub("", query)
+    if not query:
+        raise BadCommand(usage_key)
+    if len(query) > MAX_QUERY_CHARS:
+        raise BadCommand("error.query_too_long", limit=MAX_QUERY_CHARS, length=len(query))
+    return query
+
+
+def parse(text: str) -> Command:
+    """Parse one chat message; raises `BadCommand` with a catalogue key when it cannot."""
+    if len(text) > MAX_INPUT_CHARS:
+        raise BadCommand("error.input_too_long", limit=MAX_INPUT_CHARS, length=len(text))
+    body = strip_addressing(text)
+    if not body:
+        return Help()
+    if match := _HELP.match(body):
+        topic = match.group("topic")
+        return Help(topic.strip().lower() if topic and topic.strip() else None)
+    if match := _WHO.match(body):
+        return WhoOwns(clean_query(match.group("q"), "usage.who_owns"))
+    if match := _OWNS.match(body):
+        return Owns(clean_query(match.group("q"), "usage.owns"))
+    if match := _OWNER.match(body):
+        return WhoOwns(clean_query(match.group("q"), "usage.who_owns"))
+    if match := _KO_WHO.match(body):
+        return WhoOwns(clean_query(match.group("q"), "usage.who_owns"))
+    first_word = body.split(maxsplit=1)[0][:40]
+    raise BadCommand("error.unknown_command", word=first_word)

@@ -1,0 +1,49 @@
+"""Neutral output that every platform renderer understands.
+
+All text here is plain: no Slack mrkdwn, no Teams markdown, no HTML. Each renderer escapes it
+for its platform, which is what keeps `<!channel>` typed by a user from ever becoming a
+broadcast, whatever path the text took.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+Style = Literal["default", "primary", "danger"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Field(_Frozen):
+    label: str
+    value: str
+    url: str | None = None  # when set, `value` is shown as a link to it
+
+
+class Action(_Frozen):
+    """A button. `id` says what it does (e.g. `run_command`); `value` carries its argument."""
+
+    id: str
+    label: str
+    value: str
+    style: Style = "default"
+
+
+class Card(_Frozen):
+    title: str
+    text: str | None = None
+    fields: tuple[Field, ...] = ()
+    actions: tuple[Action, ...] = ()
+    note: str | None = None  # small print under the card
+
+
+class Reply(_Frozen):
+    """What the bot says. `text` is always set: it is the notification and fallback text."""
+
+    text: str
+    card: Card | None = None
+    private: bool = False  # only the asker should see it (ephemeral in Slack)

@@ -1,0 +1,179 @@
+"""The `launchops` command (DESIGN.md §3): serve, console, run, db upgrade, config check/sync."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+
+from launchops.config import ConfigError, load_config
+from launchops.logging_setup import configure
+from launchops.settings import Settings
+
+app = typer.Typer(
+    help="LaunchOps: ChatOps for AI launches.", no_args_is_help=True, add_completion=False
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+config_app = typer.Typer(
+    help="The organisation's catalog.yaml and policy.yaml.", no_args_is_help=True
+)
+app.add_typer(db_app, name="db")
+app.add_typer(config_app, name="config")
+
+HOW_TO_CONNECT = """\
+No chat credentials found, so LaunchOps runs as a local console chat.
+  Slack: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (HTTP events at /slack/events),
+         or SLACK_BOT_TOKEN and SLACK_APP_TOKEN for Socket Mode; app manifest in deploy/.
+  Teams: set MicrosoftAppId, MicrosoftAppPassword (and MicrosoftAppTenantId for single-tenant);
+         messaging endpoint /api/messages; app manifest in deploy/.
+  Then `make run` serves both on LAUNCHOPS_HOST:LAUNCHOPS_PORT.
+Try: who owns rag · owns data · help · quit"""
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as error:
+        for problem in error.errors():
+            name = ".".join(str(p) for p in problem["loc"])
+            typer.echo(f"setting {name}: {problem['msg']}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _prepare(settings: Settings, actor: str) -> None:
+    from launchops.main import prepare_store
+
+    try:
+        result = prepare_store(settings, actor=actor)
+    except ConfigError as error:
+        typer.echo(
+            f"config in {settings.config_dir} is invalid and no earlier config is stored:", err=True
+        )
+        for problem in error.problems:
+            typer.echo(f"  {problem}", err=True)
+        raise typer.Exit(1) from None
+    if result is None:
+        typer.echo("config is invalid; keeping the last good config (see the log)", err=True)
+
+
+@app.command()
+def serve() -> None:
+    """Run the web app: Slack events, Teams messages, health and metrics."""
+    import uvicorn
+
+    from launchops.main import build_context
+    from launchops.web import create_app
+
+    configure(json=True)
+    settings = _settings()
+    _prepare(settings, actor="serve")
+    ctx = build_context(settings)
+    if ctx.slack is not None:
+        ctx.slack.start_socket_mode()
+    uvicorn.run(create_app(ctx), host=settings.host, port=settings.port, log_level="info")
+
+
+@app.command()
+def console(
+    as_person: Annotated[
+        str | None, typer.Option("--as", help="Speak as this catalog person id, e.g. alice.")
+    ] = None,
+) -> None:
+    """Chat with the bot in this terminal, over the same commands as Slack and Teams."""
+    from launchops.adapters.console.app import ConsoleChat
+    from launchops.main import build_context
+
+    configure(json=False, level=logging.WARNING)
+    settings = _settings()
+    _prepare(settings, actor="console")
+    ctx = build_context(settings, with_chat_adapters=False)
+    try:
+        ConsoleChat(ctx.chat, as_person=as_person or "").loop()
+    finally:
+        ctx.close()
+
+
+@app.command()
+def run(
+    as_person: Annotated[
+        str | None, typer.Option("--as", help="Console only: speak as this person id.")
+    ] = None,
+) -> None:
+    """What `make run` does: serve when chat credentials are set, otherwise the console."""
+    settings = _settings()
+    if settings.has_chat_credentials:
+        serve()
+        return
+    typer.echo(HOW_TO_CONNECT)
+    console(as_person)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Migrate the database to the newest schema (safe to repeat)."""
+    from launchops.store import upgrade_schema
+
+    settings = _settings()
+    upgrade_schema(settings.database_url)
+    typer.echo("database is up to date")
+
+
+def _config_dir(directory: Path | None) -> Path:
+    return directory if directory is not None else _settings().config_dir
+
+
+@config_app.command("check")
+def config_check(
+    directory: Annotated[
+        Path | None, typer.Argument(help="Defaults to LAUNCHOPS_CONFIG_DIR.")
+    ] = None,
+) -> None:
+    """Validate catalog.yaml and policy.yaml; every problem with file, line and key."""
+    path = _config_dir(directory)
+    try:
+        config = load_config(path)
+    except ConfigError as error:
+        for problem in error.problems:
+            typer.echo(str(problem), err=True)
+        typer.echo(f"{len(error.problems)} problem(s) in {path}", err=True)
+        raise typer.Exit(1) from None
+    catalog = config.catalog
+    typer.echo(
+        f"{path}: ok — {len(catalog.people)} people, {len(catalog.teams)} teams, "
+        f"{len(catalog.components)} components, {len(catalog.projects)} projects"
+    )
+
+
+@config_app.command("sync")
+def config_sync(
+    directory: Annotated[
+        Path | None, typer.Argument(help="Defaults to LAUNCHOPS_CONFIG_DIR.")
+    ] = None,
+) -> None:
+    """Validate, then load the config into the store (all or nothing)."""
+    from launchops.services.config_sync import sync_config
+    from launchops.store import make_engine, upgrade_schema
+
+    settings = _settings()
+    path = directory if directory is not None else settings.config_dir
+    try:
+        config = load_config(path)
+    except ConfigError as error:
+        for problem in error.problems:
+            typer.echo(str(problem), err=True)
+        typer.echo("nothing was changed", err=True)
+        raise typer.Exit(1) from None
+    upgrade_schema(settings.database_url)
+    engine = make_engine(settings.database_url)
+    try:
+        result = sync_config(engine, config, source=str(path), actor="cli")
+    finally:
+        engine.dispose()
+    state = "loaded" if result.changed else "unchanged"
+    typer.echo(
+        f"config {state} (revision {result.revision}): "
+        + ", ".join(f"{v} {k}" for k, v in result.counts.items())
+    )

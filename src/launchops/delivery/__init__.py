@@ -1,0 +1,1 @@
+"""Outgoing chat messages: an outbox row first, then delivery with retries."""

@@ -1,0 +1,101 @@
+"""Wiring: settings → engine → services → adapters → dispatcher → web.
+
+This is the only module that knows every part. Everything else receives what it needs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import structlog
+from sqlalchemy.engine import Engine
+
+from launchops.chat.commands import ChatCore
+from launchops.config import ConfigError, load_config
+from launchops.delivery.dispatcher import Dispatcher
+from launchops.delivery.sender import Sender
+from launchops.services.config_sync import SyncResult, current_policy, sync_config
+from launchops.services.messaging import MessagingService
+from launchops.services.ownership import OwnershipService
+from launchops.services.people import PeopleService
+from launchops.settings import Settings
+from launchops.store import make_engine, upgrade_schema
+
+if TYPE_CHECKING:
+    from launchops.adapters.slack.app import SlackAdapter
+    from launchops.adapters.teams.app import TeamsAdapter
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    engine: Engine
+    people: PeopleService
+    ownership: OwnershipService
+    chat: ChatCore
+    messaging: MessagingService
+    dispatcher: Dispatcher
+    senders: dict[str, Sender] = field(default_factory=dict)
+    slack: SlackAdapter | None = None
+    teams: TeamsAdapter | None = None
+
+    def close(self) -> None:
+        self.dispatcher.stop()
+        self.engine.dispose()
+
+
+def build_context(settings: Settings, *, with_chat_adapters: bool = True) -> AppContext:
+    engine = make_engine(settings.database_url)
+    people = PeopleService(engine)
+    ownership = OwnershipService(engine)
+    messaging = MessagingService(engine)
+    chat = ChatCore(people=people, ownership=ownership, default_locale=settings.locale)
+    senders: dict[str, Sender] = {}
+    slack = teams = None
+    if with_chat_adapters:
+        from launchops.adapters.teams.app import TeamsAdapter
+
+        teams = TeamsAdapter(settings, chat=chat, messaging=messaging)
+        senders["teams"] = teams.sender
+        if settings.slack_enabled:
+            from launchops.adapters.slack.app import SlackAdapter
+
+            slack = SlackAdapter(settings, chat=chat, messaging=messaging)
+            senders["slack"] = slack.sender
+    dispatcher = Dispatcher(engine, senders)
+    messaging.set_wakeup(dispatcher.wake)
+    return AppContext(
+        settings=settings,
+        engine=engine,
+        people=people,
+        ownership=ownership,
+        chat=chat,
+        messaging=messaging,
+        dispatcher=dispatcher,
+        senders=senders,
+        slack=slack,
+        teams=teams,
+    )
+
+
+def prepare_store(settings: Settings, *, actor: str) -> SyncResult | None:
+    """Migrate, then load config/. A broken config keeps the last good one, if there is one."""
+    upgrade_schema(settings.database_url)
+    engine = make_engine(settings.database_url)
+    try:
+        config = load_config(Path(settings.config_dir))
+    except ConfigError as error:
+        if current_policy(engine) is None:
+            engine.dispose()
+            raise
+        log.error("config.rejected_keeping_last_good", problems=[str(p) for p in error.problems])
+        engine.dispose()
+        return None
+    try:
+        return sync_config(engine, config, source=str(settings.config_dir), actor=actor)
+    finally:
+        engine.dispose()

@@ -1,0 +1,75 @@
+"""What adapters need from the store to talk: the outbox, inbound de-duplication and the
+conversation references that let the bot speak first (Teams proactive messages)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+
+from launchops.chat.reply import Reply
+from launchops.delivery import outbox
+from launchops.store import session_scope
+from launchops.store.models import ConversationRef, InboundReceipt
+from launchops.store.types import utcnow
+
+
+class MessagingService:
+    def __init__(self, engine: Engine, on_enqueue: Callable[[], None] | None = None) -> None:
+        self._engine = engine
+        self._on_enqueue = on_enqueue or (lambda: None)
+
+    def set_wakeup(self, on_enqueue: Callable[[], None]) -> None:
+        """The dispatcher's wake-up, so a new message leaves at once instead of at next poll."""
+        self._on_enqueue = on_enqueue
+
+    def send(
+        self,
+        *,
+        platform: str,
+        kind: str,
+        destination: dict[str, Any],
+        reply: Reply,
+        locale: str = "en",
+        dedupe_key: str | None = None,
+    ) -> int | None:
+        """Queue one message; None when `dedupe_key` was queued before (a retried request)."""
+        with session_scope(self._engine) as session:
+            message_id = outbox.enqueue(
+                session,
+                platform=platform,
+                kind=kind,
+                destination=destination,
+                reply=reply,
+                dedupe_key=dedupe_key,
+                locale=locale,
+            )
+        if message_id is not None:
+            self._on_enqueue()
+        return message_id
+
+    def first_time(self, key: str) -> bool:
+        """True the first time `key` is seen: Slack retries and repeated clicks get False."""
+        try:
+            with session_scope(self._engine) as session:
+                session.add(InboundReceipt(key=key[:255]))
+        except IntegrityError:
+            return False
+        return True
+
+    def remember_conversation(self, platform: str, key: str, reference: dict[str, Any]) -> None:
+        with session_scope(self._engine) as session:
+            row = session.get(ConversationRef, (platform, key))
+            if row is None:
+                session.add(ConversationRef(platform=platform, key=key, reference=reference))
+            elif row.reference != reference:
+                row.reference = reference
+                row.updated_at = utcnow()
+                session.add(row)
+
+    def conversation(self, platform: str, key: str) -> dict[str, Any] | None:
+        with session_scope(self._engine) as session:
+            row = session.get(ConversationRef, (platform, key))
+            return dict(row.reference) if row else None

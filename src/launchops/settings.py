@@ -1,0 +1,84 @@
+"""Process settings, read once at start-up and passed down.
+
+The environment names are part of the public contract (DESIGN.md §3): operators already have
+them in their deployment files, so fields carry explicit aliases rather than derived names.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SQLITE_URL = "sqlite:///./var/launchops.db"
+
+
+def _env(name: str) -> AliasChoices:
+    return AliasChoices(name)
+
+
+class Settings(BaseSettings):
+    """Everything the bot reads from its environment (or a `.env` file)."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
+
+    slack_bot_token: SecretStr | None = Field(None, validation_alias=_env("SLACK_BOT_TOKEN"))
+    slack_signing_secret: SecretStr | None = Field(
+        None, validation_alias=_env("SLACK_SIGNING_SECRET")
+    )
+    slack_app_token: SecretStr | None = Field(None, validation_alias=_env("SLACK_APP_TOKEN"))
+    slack_api_url: str = Field("https://slack.com/api/", validation_alias=_env("SLACK_API_URL"))
+
+    microsoft_app_id: str = Field("", validation_alias=_env("MicrosoftAppId"))
+    microsoft_app_password: SecretStr = Field(
+        SecretStr(""), validation_alias=_env("MicrosoftAppPassword")
+    )
+    microsoft_app_tenant_id: str = Field("", validation_alias=_env("MicrosoftAppTenantId"))
+    microsoft_app_type: str = Field("MultiTenant", validation_alias=_env("MicrosoftAppType"))
+
+    database_url: str = Field(DEFAULT_SQLITE_URL, validation_alias=_env("LAUNCHOPS_DATABASE_URL"))
+    config_dir: Path = Field(Path("./config"), validation_alias=_env("LAUNCHOPS_CONFIG_DIR"))
+    api_token: SecretStr | None = Field(None, validation_alias=_env("LAUNCHOPS_API_TOKEN"))
+    host: str = Field("127.0.0.1", validation_alias=_env("LAUNCHOPS_HOST"))
+    port: int = Field(3000, validation_alias=_env("LAUNCHOPS_PORT"), ge=0, le=65535)
+    locale: Literal["en", "ko"] = Field("en", validation_alias=_env("LAUNCHOPS_LOCALE"))
+    timezone: str = Field("UTC", validation_alias=_env("LAUNCHOPS_TIMEZONE"))
+    teams_service_url: str = Field(
+        "https://smba.trafficmanager.net/teams/",
+        validation_alias=_env("LAUNCHOPS_TEAMS_SERVICE_URL"),
+    )
+
+    @field_validator("slack_api_url", "teams_service_url")
+    @classmethod
+    def _with_trailing_slash(cls, value: str) -> str:
+        # slack_sdk and the Bot Connector both join paths onto these; a missing slash would
+        # silently drop the last path segment.
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo
+
+        ZoneInfo(value)  # raises on an unknown zone, so a typo fails at start-up
+        return value
+
+    @property
+    def slack_enabled(self) -> bool:
+        """Slack over HTTP needs a bot token and the signing secret; Socket Mode the app token."""
+        return self.slack_bot_token is not None and (
+            self.slack_signing_secret is not None or self.slack_app_token is not None
+        )
+
+    @property
+    def teams_enabled(self) -> bool:
+        """Teams runs when an app id is set; an empty id is the anonymous local-test mode."""
+        return bool(self.microsoft_app_id)
+
+    @property
+    def has_chat_credentials(self) -> bool:
+        return self.slack_enabled or self.teams_enabled

@@ -1,0 +1,105 @@
+"""HTTP routes only: Slack, Teams, health and metrics. The work happens in adapters/services."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+from starlette.concurrency import run_in_threadpool
+from starlette.routing import Match
+
+from launchops import __version__
+from launchops.main import AppContext
+from launchops.metrics import HTTP_ERRORS, HTTP_LATENCY, HTTP_REQUESTS
+
+log = structlog.get_logger(__name__)
+
+
+def _handler_name(request: Request) -> str:
+    # The route template, never the raw path: ids in paths would explode label cardinality.
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match == Match.FULL:
+            return str(getattr(route, "path", "unmatched"))
+    return "unmatched"
+
+
+def create_app(ctx: AppContext, *, run_dispatcher: bool = True) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if run_dispatcher:
+            ctx.dispatcher.start()
+        log.info(
+            "web.started",
+            version=__version__,
+            slack=ctx.slack is not None,
+            teams_auth=bool(ctx.settings.microsoft_app_id),
+        )
+        try:
+            yield
+        finally:
+            ctx.dispatcher.stop()
+
+    app = FastAPI(title="LaunchOps", version=__version__, lifespan=lifespan)
+
+    @app.middleware("http")
+    async def measure(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        handler = _handler_name(request)
+        started = time.perf_counter()
+        try:
+            response = await call_next(request)
+        except Exception:
+            HTTP_ERRORS.labels(handler).inc()
+            HTTP_REQUESTS.labels(handler, request.method, "500").inc()
+            log.exception("web.unhandled", handler=handler)
+            return JSONResponse({"detail": "internal error"}, status_code=500)
+        finally:
+            HTTP_LATENCY.labels(handler).observe(time.perf_counter() - started)
+        HTTP_REQUESTS.labels(handler, request.method, str(response.status_code)).inc()
+        return response
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    @app.get("/readyz", tags=["ops"])
+    async def readyz() -> JSONResponse:
+        def ping() -> None:
+            with ctx.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+
+        try:
+            await run_in_threadpool(ping)
+        except Exception as exc:
+            log.warning("web.not_ready", error=str(exc))
+            return JSONResponse({"status": "unavailable", "store": "unreachable"}, 503)
+        return JSONResponse({"status": "ready", "store": "ok"})
+
+    @app.get("/metrics", tags=["ops"])
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    @app.post("/slack/events", tags=["chat"], include_in_schema=False)
+    async def slack_events(request: Request) -> Response:
+        if ctx.slack is None:
+            return JSONResponse(
+                {"detail": "Slack is not configured: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET"},
+                status_code=503,
+            )
+        return await ctx.slack.handle(request)
+
+    @app.post("/api/messages", tags=["chat"], include_in_schema=False)
+    async def teams_messages(request: Request) -> Response:
+        if ctx.teams is None:
+            return JSONResponse({"detail": "Teams is not configured"}, status_code=503)
+        return await ctx.teams.handle(request)
+
+    return app

@@ -1,0 +1,74 @@
+"""The chat grammar: every platform's text parses the same way, and nothing crashes it."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from launchops.chat.grammar import Help, Owns, WhoOwns, parse
+from launchops.domain.errors import BadCommand, LaunchOpsError
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("who owns retriever", WhoOwns("retriever")),
+        ("Who Owns the Retriever?", WhoOwns("Retriever")),
+        ("who fixes rag", WhoOwns("rag")),
+        ("owner search index", WhoOwns("search index")),
+        ("/owner rag", WhoOwns("rag")),
+        ("<@U0BOT> who owns   vector   store ", WhoOwns("vector store")),
+        ("/launchops who owns rag", WhoOwns("rag")),
+        ("launchops owner of rag", WhoOwns("rag")),
+        ("검색기 담당자 누구야?", WhoOwns("검색기")),
+        ("owns data", Owns("data")),
+        ("OWNS Alice Kim", Owns("Alice Kim")),
+        ("help", Help()),
+        ("", Help()),
+        ("<@U0BOT>", Help()),
+        ("who owns `rag`", WhoOwns("rag")),
+    ],
+)
+def test_parses(text: str, expected: object) -> None:
+    assert parse(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("who owns", "usage.who_owns"),
+        ("who owns ???", "usage.who_owns"),
+        ("owns", "usage.owns"),
+        ("frobnicate the thing", "error.unknown_command"),
+        ("who owns " + "x" * 300, "error.query_too_long"),
+        ("who owns " + "x" * 5000, "error.input_too_long"),
+    ],
+)
+def test_refuses_with_a_specific_message(text: str, key: str) -> None:
+    with pytest.raises(BadCommand) as caught:
+        parse(text)
+    assert caught.value.key == key
+
+
+@given(st.text(max_size=300))
+def test_any_text_parses_or_raises_a_typed_error(text: str) -> None:
+    try:
+        command = parse(text)
+    except LaunchOpsError:
+        return
+    assert isinstance(command, Help | WhoOwns | Owns)
+    if isinstance(command, WhoOwns | Owns):
+        assert command.query and len(command.query) <= 200
+        assert command.query == command.query.strip()
+
+
+@given(st.text(alphabet=st.characters(blacklist_categories=["Cs"]), min_size=1, max_size=40))
+def test_who_owns_keeps_the_component_words(name: str) -> None:
+    try:
+        command = parse(f"who owns {name}")
+    except BadCommand as error:
+        assert error.key in {"usage.who_owns", "error.query_too_long"}
+        return
+    assert isinstance(command, WhoOwns)
+    assert command.query.casefold() in " ".join(name.split()).casefold()

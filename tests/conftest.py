@@ -1,0 +1,106 @@
+"""Shared fixtures: fresh databases on SQLite and on a real PostgreSQL server.
+
+PostgreSQL comes from LAUNCHOPS_TEST_POSTGRES_URL (CI: the local server, database `test`).
+Without a server the PostgreSQL variants skip with the reason shown; with
+LAUNCHOPS_REQUIRE_POSTGRES=1 (set by .ci/run) they fail instead, so CI can never pass by
+skipping them.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine, make_url
+
+from launchops.store import make_engine, upgrade_schema
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CONFIG_DIR = REPO_ROOT / "config"
+SPECS_DIR = REPO_ROOT.parent / "shared" / "specs"
+DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def _postgres_admin_url() -> str:
+    return os.environ.get("LAUNCHOPS_TEST_POSTGRES_URL", DEFAULT_PG_URL)
+
+
+def _postgres_unavailable_reason() -> str | None:
+    url = _postgres_admin_url()
+    try:
+        engine = sa.create_engine(url, connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        engine.dispose()
+    except Exception as exc:  # any failure to connect means "no server here"
+        return f"PostgreSQL at {make_url(url).render_as_string()} unavailable: {exc}"
+    return None
+
+
+_PG_REASON: str | bool | None = False  # False = not probed yet
+
+
+def require_postgres() -> str:
+    """The admin URL, or skip/fail with the reason when no server answers."""
+    global _PG_REASON
+    if _PG_REASON is False:
+        _PG_REASON = _postgres_unavailable_reason()
+    if isinstance(_PG_REASON, str):
+        if os.environ.get("LAUNCHOPS_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"PostgreSQL is required here: {_PG_REASON}")
+        pytest.skip(_PG_REASON)
+    return _postgres_admin_url()
+
+
+def create_postgres_database() -> tuple[str, str]:
+    """A new, empty database on the test server: (url, name)."""
+    admin_url = require_postgres()
+    name = f"lo_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    return url, name
+
+
+def drop_postgres_database(name: str) -> None:
+    admin = sa.create_engine(_postgres_admin_url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty, migrated database URL, once per backend."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'launchops.db'}"
+        upgrade_schema(url)
+        yield url
+        return
+    url, name = create_postgres_database()
+    try:
+        upgrade_schema(url)
+        yield url
+    finally:
+        drop_postgres_database(name)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A migrated SQLite database, for tests where the backend does not matter."""
+    url = f"sqlite:///{tmp_path / 'launchops.db'}"
+    upgrade_schema(url)
+    return url
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    engine = make_engine(db_url)
+    yield engine
+    engine.dispose()

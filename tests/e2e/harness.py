@@ -1,0 +1,69 @@
+"""Start the real LaunchOps app on a loopback port, the way `launchops serve` does.
+
+The app, its store and its dispatcher are all real; only what lies outside the machine
+(Slack's Web API, the Bot Connector) is replaced by loopback fakes from tests/fakes.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import uvicorn
+
+from launchops.main import AppContext, build_context, prepare_store
+from launchops.settings import Settings
+from launchops.web import create_app
+from tests.conftest import CONFIG_DIR
+
+
+@dataclass
+class RunningApp:
+    url: str
+    ctx: AppContext
+    settings: Settings
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=10)
+
+
+def make_settings(database_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "LAUNCHOPS_DATABASE_URL": database_url,
+        "LAUNCHOPS_CONFIG_DIR": str(CONFIG_DIR),
+        "LAUNCHOPS_API_TOKEN": "test-api-token",
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@contextmanager
+def running_app(settings: Settings) -> Iterator[RunningApp]:
+    prepare_store(settings, actor="test")
+    ctx = build_context(settings)
+    app = create_app(ctx)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the app did not start")
+        time.sleep(0.02)
+    try:
+        yield RunningApp(url=f"http://127.0.0.1:{port}", ctx=ctx, settings=settings)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+        ctx.close()
