@@ -57,10 +57,13 @@ def build_context(settings: Settings, *, with_chat_adapters: bool = True) -> App
     senders: dict[str, Sender] = {}
     slack = teams = None
     if with_chat_adapters:
-        from launchops.adapters.teams.app import TeamsAdapter
+        try:  # TEMP until the Teams adapter lands
+            from launchops.adapters.teams.app import TeamsAdapter
 
-        teams = TeamsAdapter(settings, chat=chat, messaging=messaging)
-        senders["teams"] = teams.sender
+            teams = TeamsAdapter(settings, chat=chat, messaging=messaging)
+            senders["teams"] = teams.sender
+        except ImportError:
+            pass
         if settings.slack_enabled:
             from launchops.adapters.slack.app import SlackAdapter
 

@@ -61,7 +61,7 @@ def test_owns_lists_r_and_a_including_through_teams(synced: Engine) -> None:
     alice = ownership.owned_by("alice")
     assert ("answer-model", "A", None) in {
         (h.component_id, h.role, h.via_team) for h in alice.holdings}
-    assert ("answer-model", "R", "ml") in {
+    assert ("answer-model", "R", "ML team") in {
         (h.component_id, h.role, h.via_team) for h in alice.holdings}
 
 

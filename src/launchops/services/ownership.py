@@ -61,7 +61,7 @@ class Holding:
     component_id: str
     component_name: str
     role: str  # R or A
-    via_team: str | None  # set when a person holds it through one of their teams
+    via_team: str | None  # the team's name, when a person holds it through one of their teams
 
 
 @dataclass(frozen=True)
@@ -210,8 +210,12 @@ def _party_suggestions(session: Session, query: str) -> list[tuple[str, str]]:
 def _holdings(session: Session, party: PartyRef) -> list[Holding]:
     targets: list[tuple[str, str, str | None]] = [(party.kind, party.id, None)]
     if party.kind == "person":
-        teams = session.exec(select(TeamMember.team_id).where(TeamMember.person_id == party.id))
-        targets += [("team", team_id, team_id) for team_id in teams.all()]
+        teams = session.exec(
+            select(Team)
+            .join(TeamMember, col(TeamMember.team_id) == col(Team.id))
+            .where(TeamMember.person_id == party.id)
+        )
+        targets += [("team", team.id, team.name) for team in teams.all()]
     out: list[Holding] = []
     seen: set[tuple[str, str]] = set()
     for kind, ident, via in targets:
