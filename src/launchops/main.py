@@ -20,6 +20,7 @@ from launchops.services.config_sync import SyncResult, current_policy, sync_conf
 from launchops.services.messaging import MessagingService
 from launchops.services.ownership import OwnershipService
 from launchops.services.people import PeopleService
+from launchops.scheduler import ConfigReloader
 from launchops.settings import Settings
 from launchops.store import make_engine, upgrade_schema
 
@@ -42,6 +43,7 @@ class AppContext:
     senders: dict[str, Sender] = field(default_factory=dict)
     slack: SlackAdapter | None = None
     teams: TeamsAdapter | None = None
+    config_reloader: ConfigReloader | None = None
 
     def close(self) -> None:
         self.dispatcher.stop()
@@ -82,6 +84,7 @@ def build_context(settings: Settings, *, with_chat_adapters: bool = True) -> App
         senders=senders,
         slack=slack,
         teams=teams,
+        config_reloader=ConfigReloader(engine, Path(settings.config_dir)),
     )
 
 

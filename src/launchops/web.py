@@ -17,6 +17,7 @@ from starlette.routing import Match
 from launchops import __version__
 from launchops.main import AppContext
 from launchops.metrics import HTTP_ERRORS, HTTP_LATENCY, HTTP_REQUESTS
+from launchops.scheduler import build_scheduler
 
 log = structlog.get_logger(__name__)
 
@@ -33,8 +34,11 @@ def _handler_name(request: Request) -> str:
 def create_app(ctx: AppContext, *, run_dispatcher: bool = True) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        scheduler = build_scheduler(ctx.config_reloader) if ctx.config_reloader else None
         if run_dispatcher:
             ctx.dispatcher.start()
+        if scheduler is not None:
+            scheduler.start()
         log.info(
             "web.started",
             version=__version__,
@@ -44,6 +48,8 @@ def create_app(ctx: AppContext, *, run_dispatcher: bool = True) -> FastAPI:
         try:
             yield
         finally:
+            if scheduler is not None:
+                scheduler.shutdown(wait=False)
             ctx.dispatcher.stop()
 
     app = FastAPI(title="LaunchOps", version=__version__, lifespan=lifespan)

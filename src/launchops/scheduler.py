@@ -1,0 +1,63 @@
+"""In-process jobs (APScheduler 3.x). Today: picking up config changes without a restart.
+
+Each job is idempotent, so several replicas running it is harmless; later jobs that must run
+once per cluster (escalations, digests) claim their work in the store.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import structlog
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy.engine import Engine
+
+from launchops.config import ConfigError, load_config
+from launchops.config.loader import CATALOG_FILE, POLICY_FILE
+from launchops.services.config_sync import sync_config
+
+log = structlog.get_logger(__name__)
+CONFIG_POLL_SECONDS = 30
+
+
+class ConfigReloader:
+    """Reloads config/ when its files change; a broken edit is logged and the last good
+    config stays in force, so a typo pushed at 3 a.m. never takes paging down."""
+
+    def __init__(self, engine: Engine, directory: Path) -> None:
+        self._engine = engine
+        self._directory = directory
+        self._seen = self._stamp()
+
+    def _stamp(self) -> tuple[float, ...]:
+        stamps = []
+        for name in (CATALOG_FILE, POLICY_FILE):
+            try:
+                stamps.append((self._directory / name).stat().st_mtime)
+            except OSError:
+                stamps.append(-1.0)
+        return tuple(stamps)
+
+    def check(self, *, force: bool = False) -> bool | None:
+        """True = new config loaded, False = rejected, None = nothing changed."""
+        stamp = self._stamp()
+        if stamp == self._seen and not force:
+            return None
+        self._seen = stamp
+        try:
+            config = load_config(self._directory)
+        except ConfigError as error:
+            log.error("config.rejected_keeping_last_good",
+                      problems=[str(p) for p in error.problems])
+            return False
+        result = sync_config(self._engine, config, source=str(self._directory), actor="reload")
+        if result.changed:
+            log.info("config.reloaded", revision=result.revision, **result.counts)
+        return result.changed
+
+
+def build_scheduler(reloader: ConfigReloader) -> BackgroundScheduler:
+    scheduler = BackgroundScheduler(timezone="UTC")
+    scheduler.add_job(reloader.check, "interval", seconds=CONFIG_POLL_SECONDS, id="config-reload",
+                      max_instances=1, coalesce=True)
+    return scheduler
