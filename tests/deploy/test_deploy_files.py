@@ -1,0 +1,459 @@
+"""The files in deploy/ parse, and name only things the code really has.
+
+Nothing here builds an image or talks to a cluster: the checks are on the text, against the
+package itself (Settings' environment names, the CLI's commands, the HTTP routes and the
+Prometheus metrics it exports), so a rename in src/ that a deployment file missed fails here.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer.main
+import yaml
+from prometheus_client import REGISTRY
+from pydantic import AliasChoices
+
+import launchops.delivery.metrics
+import launchops.metrics
+from launchops.cli import app as cli_app
+from launchops.config import load_config
+from launchops.config.models import AlertPolicy
+from launchops.settings import Settings
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = REPO_ROOT / "deploy"
+SRC = REPO_ROOT / "src" / "launchops"
+CHART = DEPLOY / "helm" / "launchops"
+TEMPLATES = CHART / "templates"
+
+EXPECTED_FILES = [
+    "Dockerfile",
+    "docker-compose.yml",
+    "slack-app-manifest.yaml",
+    "teams/manifest.json",
+    "teams/README.md",
+    "prometheus/alert-rules.yml",
+    "helm/launchops/Chart.yaml",
+    "helm/launchops/values.yaml",
+    "helm/launchops/templates/_helpers.tpl",
+    "helm/launchops/templates/deployment.yaml",
+    "helm/launchops/templates/service.yaml",
+    "helm/launchops/templates/configmap.yaml",
+    "helm/launchops/templates/secret.yaml",
+    "README.md",
+]
+SLASH_COMMANDS = {"/incident", "/owner", "/gate", "/launchops"}
+SLACK_BOT_SCOPES = {
+    "app_mentions:read",
+    "chat:write",
+    "chat:write.public",
+    "commands",
+    "im:history",
+    "im:read",
+    "im:write",
+    "users:read",
+    "channels:manage",
+    "groups:write",
+    "channels:read",
+}
+TEAMS_SCOPES = {"personal", "team", "groupChat"}
+# Environment names the deployment files may use only if Settings declares them.
+ENV_NAME = re.compile(r"\b(?:SLACK|LAUNCHOPS)_[A-Z0-9_]+\b|\bMicrosoft[A-Za-z]+\b")
+METRIC_NAME = re.compile(r"\blaunchops_[a-z0-9_]+\b")
+LABEL_MATCHER = re.compile(r'\b(handler|outcome|platform)\s*=~?\s*"([^"]*)"')
+VALUES_PATH = re.compile(r"\$?\.Values((?:\.[A-Za-z_][A-Za-z0-9_]*)+)")
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _yaml(path: Path) -> Any:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def _source_text() -> str:
+    return "\n".join(p.read_text(encoding="utf-8") for p in sorted(SRC.rglob("*.py")))
+
+
+def _data_files() -> list[Path]:
+    return sorted(
+        p for p in DEPLOY.rglob("*") if p.is_file() and p.suffix in {".yml", ".yaml", ".json"}
+    )
+
+
+def _is_helm_template(path: Path) -> bool:
+    return TEMPLATES in path.parents and "{{" in path.read_text(encoding="utf-8")
+
+
+def _declared_env_names() -> set[str]:
+    names: set[str] = set()
+    for field in Settings.model_fields.values():
+        alias = field.validation_alias
+        if isinstance(alias, str):
+            names.add(alias)
+        elif isinstance(alias, AliasChoices):
+            names.update(choice for choice in alias.choices if isinstance(choice, str))
+    return names
+
+
+def _exported_metric_names() -> dict[str, str]:
+    """Every sample name the process exposes for a launchops metric -> its family name."""
+    assert launchops.metrics.HTTP_LATENCY is not None  # imported for their registration
+    assert launchops.delivery.metrics.LAG_SECONDS is not None
+    suffixes = {
+        "counter": ["_total", "_created"],
+        "histogram": ["_bucket", "_sum", "_count", "_created"],
+        "summary": ["", "_sum", "_count", "_created"],
+        "gauge": [""],
+    }
+    exported: dict[str, str] = {}
+    for family in REGISTRY.collect():
+        if family.name.startswith("launchops_"):
+            for suffix in suffixes.get(family.type, [""]):
+                exported[family.name + suffix] = family.name
+    return exported
+
+
+def _alert_rules() -> Iterator[dict[str, Any]]:
+    document = _yaml(DEPLOY / "prometheus" / "alert-rules.yml")
+    for group in document["groups"]:
+        yield from group["rules"]
+
+
+def _route_paths() -> set[str]:
+    text = (SRC / "web.py").read_text(encoding="utf-8")
+    return set(re.findall(r'@app\.(?:get|post|put|patch|delete)\(\s*"([^"]+)"', text))
+
+
+def _cli_commands() -> set[str]:
+    """`launchops` commands as 'serve', 'db upgrade', 'config sync', ..."""
+    root = typer.main.get_command(cli_app)
+    found: set[str] = set()
+
+    def walk(command: Any, prefix: str) -> None:
+        # Typer ships its own copy of click, so groups are told apart by their subcommands.
+        subcommands = getattr(command, "commands", None)
+        if isinstance(subcommands, dict) and subcommands:
+            for name, sub in subcommands.items():
+                walk(sub, f"{prefix} {name}".strip())
+        else:
+            found.add(prefix)
+
+    walk(root, "")
+    return found
+
+
+# --- every file -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", EXPECTED_FILES)
+def test_expected_file_exists(name: str) -> None:
+    assert (DEPLOY / name).is_file(), f"deploy/{name} is missing"
+
+
+# Helm templates are YAML only after rendering; test_chart_templates_* check them instead.
+@pytest.mark.parametrize(
+    "path",
+    [p for p in _data_files() if not _is_helm_template(p)],
+    ids=lambda p: str(p.relative_to(DEPLOY)),
+)
+def test_data_file_parses(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".json":
+        assert isinstance(json.loads(text), dict)
+        return
+    documents = [d for d in yaml.safe_load_all(text) if d is not None]
+    assert documents, f"{path} holds no YAML document"
+
+
+def test_the_data_files_are_found() -> None:
+    names = {str(p.relative_to(DEPLOY)) for p in _data_files()}
+    assert {"docker-compose.yml", "helm/launchops/values.yaml", "teams/manifest.json"} <= names
+
+
+def test_env_names_are_the_ones_settings_declares() -> None:
+    declared = _declared_env_names()
+    assert {"SLACK_BOT_TOKEN", "LAUNCHOPS_DATABASE_URL", "MicrosoftAppId"} <= declared
+    files = [DEPLOY / "Dockerfile", DEPLOY / "docker-compose.yml"]
+    files += sorted(p for p in CHART.rglob("*") if p.is_file())
+    used: dict[str, set[str]] = {}
+    for path in files:
+        for name in ENV_NAME.findall(path.read_text(encoding="utf-8")):
+            used.setdefault(name, set()).add(str(path.relative_to(DEPLOY)))
+    assert {"LAUNCHOPS_DATABASE_URL", "LAUNCHOPS_CONFIG_DIR", "LAUNCHOPS_HOST"} <= set(used)
+    unknown = {name: sorted(where) for name, where in used.items() if name not in declared}
+    assert not unknown, f"not declared by Settings: {unknown}"
+
+
+# --- Dockerfile and compose -----------------------------------------------------------------
+
+
+def _dockerfile_instructions() -> list[tuple[str, str]]:
+    text = (DEPLOY / "Dockerfile").read_text(encoding="utf-8").replace("\\\n", " ")
+    rows = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#"):
+            keyword, _, rest = stripped.partition(" ")
+            rows.append((keyword.upper(), rest.strip()))
+    return rows
+
+
+def test_dockerfile() -> None:
+    rows = _dockerfile_instructions()
+    by_keyword: dict[str, list[str]] = {}
+    for keyword, rest in rows:
+        by_keyword.setdefault(keyword, []).append(rest)
+    assert by_keyword["FROM"] == ["python:3.11-slim"]
+    assert any("pip install ." in run for run in by_keyword["RUN"])
+    users = by_keyword["USER"]
+    assert users, "the image must switch to a non-root USER"
+    assert users[-1].split(":")[0] not in {"root", "0"}
+    assert "3000" in by_keyword["EXPOSE"]
+    env = " ".join(by_keyword["ENV"])
+    assert "LAUNCHOPS_HOST=0.0.0.0" in env
+    assert "LAUNCHOPS_CONFIG_DIR=/app/config" in env
+    (healthcheck,) = by_keyword["HEALTHCHECK"]
+    assert "/healthz" in healthcheck
+    assert "urllib" in healthcheck
+    assert "curl" not in healthcheck
+    (cmd,) = by_keyword["CMD"]
+    argv = json.loads(cmd)
+    assert argv[:2] == ["sh", "-c"]
+    steps = [step.strip().removeprefix("exec ") for step in argv[2].split("&&")]
+    assert steps == ["launchops db upgrade", "launchops config sync", "launchops serve"]
+
+
+def test_dockerfile_commands_and_paths_exist() -> None:
+    commands = _cli_commands()
+    assert {"serve", "db upgrade", "config sync"} <= commands
+    routes = _route_paths()
+    assert {"/healthz", "/readyz", "/metrics", "/slack/events", "/api/messages"} <= routes
+
+
+def test_compose() -> None:
+    compose = _yaml(DEPLOY / "docker-compose.yml")
+    services = compose["services"]
+    postgres = services["postgres"]
+    assert str(postgres["image"]).startswith("postgres:16")
+    assert "pg_isready" in " ".join(postgres["healthcheck"]["test"])
+    volume = postgres["volumes"][0].split(":")[0]
+    assert volume in compose["volumes"]
+    bot = services["bot"]
+    assert bot["build"]["dockerfile"] == "deploy/Dockerfile"
+    assert (DEPLOY / bot["build"]["context"] / bot["build"]["dockerfile"]).resolve() == (
+        DEPLOY / "Dockerfile"
+    ).resolve()
+    env_files = [e["path"] if isinstance(e, dict) else e for e in bot["env_file"]]
+    assert any(Path(e).name == ".env" for e in env_files)
+    assert bot["environment"]["LAUNCHOPS_DATABASE_URL"].startswith("postgresql+psycopg://")
+    assert "@postgres:5432/" in bot["environment"]["LAUNCHOPS_DATABASE_URL"]
+    assert bot["environment"]["LAUNCHOPS_CONFIG_DIR"] == "/app/config"
+    assert bot["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert bot["deploy"]["replicas"] == 2
+
+
+# --- Slack and Teams manifests --------------------------------------------------------------
+
+
+def test_slack_manifest() -> None:
+    manifest = _yaml(DEPLOY / "slack-app-manifest.yaml")
+    features = manifest["features"]
+    assert features["bot_user"]["display_name"]
+    commands = {c["command"]: c for c in features["slash_commands"]}
+    assert set(commands) >= SLASH_COMMANDS
+    for name, command in commands.items():
+        assert command["url"].startswith("https://"), name
+        assert command["url"].endswith("/slack/events"), name
+        assert command["description"], name
+        assert command["usage_hint"], name
+    assert set(manifest["oauth_config"]["scopes"]["bot"]) >= SLACK_BOT_SCOPES
+    settings = manifest["settings"]
+    assert settings["event_subscriptions"]["request_url"].endswith("/slack/events")
+    assert set(settings["event_subscriptions"]["bot_events"]) >= {"app_mention", "message.im"}
+    assert settings["interactivity"]["is_enabled"] is True
+    assert settings["interactivity"]["request_url"].endswith("/slack/events")
+    assert settings["socket_mode_enabled"] is False
+    assert settings["org_deploy_enabled"] is False
+
+
+def test_teams_manifest() -> None:
+    path = DEPLOY / "teams" / "manifest.json"
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    assert manifest["manifestVersion"] == "1.17"
+    assert manifest["$schema"].endswith("/teams/v1.17/MicrosoftTeams.schema.json")
+    for key in ("version", "id", "developer", "name", "description", "icons", "accentColor"):
+        assert manifest[key], key
+    assert manifest["icons"] == {"color": "color.png", "outline": "outline.png"}
+    (bot,) = manifest["bots"]
+    assert bot["botId"] == "{{MicrosoftAppId}}"
+    assert set(bot["scopes"]) == TEAMS_SCOPES
+    titles: set[str] = set()
+    for command_list in bot["commandLists"]:
+        assert set(command_list["scopes"]) <= set(bot["scopes"])
+        assert len(command_list["commands"]) <= 10
+        for command in command_list["commands"]:
+            assert 0 < len(command["title"]) <= 32
+            assert 0 < len(command["description"]) <= 128
+            titles.add(command["title"])
+    assert titles >= {"who owns", "owns", "incident", "gate", "help"}
+    assert manifest["validDomains"]
+    assert not any("://" in d for d in manifest["validDomains"])
+
+
+def test_teams_placeholders_are_documented() -> None:
+    text = (DEPLOY / "teams" / "manifest.json").read_text(encoding="utf-8")
+    readme = (DEPLOY / "teams" / "README.md").read_text(encoding="utf-8")
+    placeholders = set(re.findall(r"\{\{\w+\}\}", text))
+    assert "{{MicrosoftAppId}}" in placeholders
+    missing = {p for p in placeholders if p not in readme}
+    assert not missing, f"placeholders not explained in teams/README.md: {missing}"
+    for icon in ("color.png", "outline.png"):
+        assert icon in readme
+
+
+# --- Prometheus alert rules -----------------------------------------------------------------
+
+
+def test_alert_rules_have_what_alertmanager_routing_needs() -> None:
+    rules = list(_alert_rules())
+    assert len(rules) >= 4
+    known_severities = set(AlertPolicy().severity_map)
+    for rule in rules:
+        name = rule.get("alert")
+        assert name, rule
+        assert isinstance(rule.get("expr"), str), name
+        assert rule["expr"].strip(), name
+        assert re.fullmatch(r"\d+[smh]", str(rule.get("for", ""))), name
+        labels = rule.get("labels") or {}
+        assert labels.get("severity") in known_severities, name
+        assert labels.get("component") == "launchops", name
+
+
+def test_alert_rules_use_only_exported_metrics() -> None:
+    exported = _exported_metric_names()
+    assert "launchops_outbox_deliveries_total" in exported  # the registry view works
+    source = _source_text()
+    referenced: set[str] = set()
+    for rule in _alert_rules():
+        names = set(METRIC_NAME.findall(rule["expr"]))
+        assert names, f"{rule['alert']} uses no launchops metric"
+        referenced |= names
+    unknown = sorted(name for name in referenced if name not in exported)
+    assert not unknown, f"metrics the code does not export: {unknown}"
+    for name in referenced:
+        # prometheus_client accepts a counter's name with or without its `_total`.
+        family = exported[name]
+        spellings = {f'"{family}"', f'"{family}_total"'}
+        assert any(s in source for s in spellings), f"{family} is not defined in src/launchops"
+    assert {
+        "launchops_http_request_seconds_bucket",
+        "launchops_http_errors_total",
+        "launchops_outbox_deliveries_total",
+        "launchops_outbox_lag_seconds_bucket",
+    } <= referenced
+
+
+def test_alert_rule_label_values_exist() -> None:
+    source = _source_text()
+    routes = _route_paths()
+    for rule in _alert_rules():
+        for label, value in LABEL_MATCHER.findall(rule["expr"]):
+            if label == "handler":
+                assert value in routes, f"{rule['alert']}: no route {value}"
+            else:
+                assert f'"{value}"' in source, f"{rule['alert']}: {label}={value!r} never set"
+
+
+def test_alert_rules_with_promtool() -> None:
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.skip("promtool is not installed (apt-get install prometheus)")
+    folder = DEPLOY / "prometheus"
+    for args in (["check", "rules", "alert-rules.yml"], ["test", "rules", "alert-rules.test.yml"]):
+        result = subprocess.run(  # noqa: S603  (fixed arguments)
+            [promtool, *args], cwd=folder, capture_output=True, text=True, check=False
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
+# --- Helm chart -----------------------------------------------------------------------------
+
+
+def test_chart_metadata_and_values() -> None:
+    chart = _yaml(CHART / "Chart.yaml")
+    assert chart["apiVersion"] == "v2"
+    assert chart["name"] == "launchops"
+    assert re.fullmatch(r"\d+\.\d+\.\d+", str(chart["version"]))
+    values = _yaml(CHART / "values.yaml")
+    assert values["replicaCount"] == 2
+    assert values["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert values["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert "LAUNCHOPS_DATABASE_URL" in values["secret"]["keys"]
+    assert {values["readinessProbe"]["httpGet"]["path"], "/healthz"} <= _route_paths()
+
+
+def test_chart_default_config_is_valid(tmp_path: Path) -> None:
+    config = _yaml(CHART / "values.yaml")["config"]
+    (tmp_path / "catalog.yaml").write_text(config["catalog"], encoding="utf-8")
+    (tmp_path / "policy.yaml").write_text(config["policy"], encoding="utf-8")
+    org = load_config(tmp_path)  # raises ConfigError naming file, line and key
+    assert "launchops" in {c.id for c in org.catalog.components}
+
+
+def _template_texts() -> dict[str, str]:
+    return {p.name: p.read_text(encoding="utf-8") for p in sorted(TEMPLATES.iterdir())}
+
+
+def test_chart_templates_are_well_formed() -> None:
+    texts = _template_texts()
+    defined = set(re.findall(r'\{\{-?\s*define\s+"([^"]+)"', texts["_helpers.tpl"]))
+    for name, text in texts.items():
+        assert text.count("{{") == text.count("}}"), f"unbalanced braces in {name}"
+        opened = len(re.findall(r"\{\{-?\s*(?:if|range|with|define)\b", text))
+        closed = len(re.findall(r"\{\{-?\s*end\b", text))
+        assert opened == closed, f"{name}: {opened} blocks opened, {closed} ended"
+        for used in re.findall(r'\binclude\s+"([^"]+)"', text):
+            if not used.startswith("launchops."):
+                continue  # e.g. include (print $.Template.BasePath "/configmap.yaml")
+            assert used in defined, f"{name} includes undefined {used}"
+
+
+def test_chart_templates_use_only_existing_values() -> None:
+    values = _yaml(CHART / "values.yaml")
+    for name, text in _template_texts().items():
+        for dotted in VALUES_PATH.findall(text):
+            node: Any = values
+            for key in dotted.strip(".").split("."):
+                assert isinstance(node, dict), f"{name}: .Values{dotted} is not a mapping"
+                assert key in node, f"{name}: .Values{dotted} is not in values.yaml"
+                node = node[key]
+
+
+def test_chart_runs_migrations_as_a_hook_and_probes_health() -> None:
+    texts = _template_texts()
+    hooks = [t for t in texts.values() if "kind: Job" in t]
+    assert len(hooks) == 1
+    (job,) = hooks
+    assert "helm.sh/hook: pre-install,pre-upgrade" in job
+    assert 'command: ["launchops", "db", "upgrade"]' in job
+    deployment = texts["deployment.yaml"]
+    assert "kind: Deployment" in deployment
+    assert ".Values.readinessProbe" in deployment
+    assert ".Values.livenessProbe" in deployment
+    assert "mountPath: /app/config" in deployment
+    assert "kind: Service" in texts["service.yaml"]
+    configmap = texts["configmap.yaml"]
+    assert "catalog.yaml:" in configmap
+    assert "policy.yaml:" in configmap
+    secret = texts["secret.yaml"]
+    assert "kind: Secret" in secret
+    assert ".Values.secret.existingSecret" in secret
