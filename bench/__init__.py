@@ -1,0 +1,29 @@
+"""Performance figures for `make bench`, each beside a baseline measured in the same run.
+
+A latency alone says little about an unknown machine. DESIGN.md §7 asks for the ratio to the
+cheapest comparable operation, measured minutes apart on the same store, because that ratio
+is what stays comparable across laptops, CI runners and time. Timings are printed, never
+asserted: a slow neighbour on a shared runner must not fail a build.
+
+Every public module here is a benchmark: it exposes `run(options) -> str` and is picked up
+by `python -m bench` just by existing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Options:
+    """How big a run is; the defaults are the full run `make bench` prints."""
+
+    components: int = 10_000
+    lookups: int = 2_000
+    # A miss scores every name in rapidfuzz (~30 ms at 10,000 components on a 2-core box), so
+    # 2,000 of them would make the run too long to wait for; 500 still give a readable p99.
+    fuzzy_lookups: int = 500
+    postgres_url: str | None = None  # an admin URL; a throwaway database is made on it
+
+
+QUICK = Options(components=1_000, lookups=200, fuzzy_lookups=100)
