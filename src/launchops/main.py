@@ -16,11 +16,11 @@ from launchops.chat.commands import ChatCore
 from launchops.config import ConfigError, load_config
 from launchops.delivery.dispatcher import Dispatcher
 from launchops.delivery.sender import Sender
+from launchops.scheduler import ConfigReloader
 from launchops.services.config_sync import SyncResult, current_policy, sync_config
 from launchops.services.messaging import MessagingService
 from launchops.services.ownership import OwnershipService
 from launchops.services.people import PeopleService
-from launchops.scheduler import ConfigReloader
 from launchops.settings import Settings
 from launchops.store import make_engine, upgrade_schema
 
@@ -59,13 +59,10 @@ def build_context(settings: Settings, *, with_chat_adapters: bool = True) -> App
     senders: dict[str, Sender] = {}
     slack = teams = None
     if with_chat_adapters:
-        try:  # TEMP until the Teams adapter lands
-            from launchops.adapters.teams.app import TeamsAdapter
+        from launchops.adapters.teams.app import TeamsAdapter
 
-            teams = TeamsAdapter(settings, chat=chat, messaging=messaging)
-            senders["teams"] = teams.sender
-        except ImportError:
-            pass
+        teams = TeamsAdapter(settings, chat=chat, messaging=messaging)
+        senders["teams"] = teams.sender
         if settings.slack_enabled:
             from launchops.adapters.slack.app import SlackAdapter
 

@@ -47,8 +47,9 @@ class ConfigReloader:
         try:
             config = load_config(self._directory)
         except ConfigError as error:
-            log.error("config.rejected_keeping_last_good",
-                      problems=[str(p) for p in error.problems])
+            log.error(
+                "config.rejected_keeping_last_good", problems=[str(p) for p in error.problems]
+            )
             return False
         result = sync_config(self._engine, config, source=str(self._directory), actor="reload")
         if result.changed:
@@ -58,6 +59,12 @@ class ConfigReloader:
 
 def build_scheduler(reloader: ConfigReloader) -> BackgroundScheduler:
     scheduler = BackgroundScheduler(timezone="UTC")
-    scheduler.add_job(reloader.check, "interval", seconds=CONFIG_POLL_SECONDS, id="config-reload",
-                      max_instances=1, coalesce=True)
+    scheduler.add_job(
+        reloader.check,
+        "interval",
+        seconds=CONFIG_POLL_SECONDS,
+        id="config-reload",
+        max_instances=1,
+        coalesce=True,
+    )
     return scheduler

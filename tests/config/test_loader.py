@@ -55,8 +55,11 @@ def test_unknown_person_in_oncall_names_file_line_and_key(config_dir: Path) -> N
 
 def test_unknown_raci_party(config_dir: Path) -> None:
     catalog = config_dir / "catalog.yaml"
-    _edit(catalog, "responsible: data, accountable: carol, consulted: [ml]",
-          "responsible: dta, accountable: carol, consulted: [ml]")
+    _edit(
+        catalog,
+        "responsible: data, accountable: carol, consulted: [ml]",
+        "responsible: dta, accountable: carol, consulted: [ml]",
+    )
     problems = _problems(config_dir)
     assert any("raci.responsible: unknown team or person 'dta'" in p for p in problems)
 
@@ -66,8 +69,9 @@ def test_bad_area_lists_the_choices(config_dir: Path) -> None:
     _edit(catalog, "area: ux", "area: frontend")
     line = _line_of(catalog, "area: frontend")
     problems = _problems(config_dir)
-    assert any(p.startswith(f"catalog.yaml:{line}: components[6].area: Input should be")
-               for p in problems), problems
+    assert any(
+        p.startswith(f"catalog.yaml:{line}: components[6].area: Input should be") for p in problems
+    ), problems
 
 
 def test_alias_clash_between_components(config_dir: Path) -> None:
@@ -122,5 +126,6 @@ def test_stakeholder_group_must_exist(config_dir: Path) -> None:
     policy = config_dir / "policy.yaml"
     _edit(policy, "scale:      {approvers: {business: all}}", "scale: {approvers: {finance: 1}}")
     problems = _problems(config_dir)
-    assert any("gates.stages.scale.approvers.finance: unknown stakeholder group" in p
-               for p in problems)
+    assert any(
+        "gates.stages.scale.approvers.finance: unknown stakeholder group" in p for p in problems
+    )

@@ -43,8 +43,14 @@ def slack() -> Iterator[FakeSlackAPI]:
 
 
 def _start(db: str, slack: FakeSlackAPI) -> Any:
-    return running_app(make_settings(db, SLACK_BOT_TOKEN="xoxb-test-token",
-                                     SLACK_SIGNING_SECRET=SECRET, SLACK_API_URL=slack.url))
+    return running_app(
+        make_settings(
+            db,
+            SLACK_BOT_TOKEN="xoxb-test-token",
+            SLACK_SIGNING_SECRET=SECRET,
+            SLACK_API_URL=slack.url,
+        )
+    )
 
 
 @pytest.fixture
@@ -53,20 +59,34 @@ def app(sqlite_url: str, slack: FakeSlackAPI) -> Iterator[RunningApp]:
         yield running
 
 
-def post_signed(app: RunningApp, body: bytes, content_type: str, *,
-                timestamp: int | None = None, extra: dict[str, str] | None = None,
-                secret: str = SECRET) -> httpx.Response:
+def post_signed(
+    app: RunningApp,
+    body: bytes,
+    content_type: str,
+    *,
+    timestamp: int | None = None,
+    extra: dict[str, str] | None = None,
+    secret: str = SECRET,
+) -> httpx.Response:
     headers = sign(secret, body, timestamp, content_type=content_type)
     headers.update(extra or {})
     with app.client() as client:
         return client.post("/slack/events", content=body, headers=headers)
 
 
-def slash(app: RunningApp, slack: FakeSlackAPI, command: str, text: str, *,
-          user: str = "U0ALICE", key: str = "r1", trigger_id: str | None = None
-          ) -> httpx.Response:
-    body = slash_command_body(command, text, user, "C0GENERAL", slack.response_url(key),
-                              trigger_id=trigger_id)
+def slash(
+    app: RunningApp,
+    slack: FakeSlackAPI,
+    command: str,
+    text: str,
+    *,
+    user: str = "U0ALICE",
+    key: str = "r1",
+    trigger_id: str | None = None,
+) -> httpx.Response:
+    body = slash_command_body(
+        command, text, user, "C0GENERAL", slack.response_url(key), trigger_id=trigger_id
+    )
     return post_signed(app, body, FORM)
 
 
@@ -81,9 +101,16 @@ def test_slash_owner_answers_with_the_raci(app: RunningApp, slack: FakeSlackAPI)
     [call] = slack.wait_for("response_url")
     assert call.params["response_type"] == "ephemeral"
     text = blocks_text(call)
-    for expected in ("Retriever", "Data team", "Carol Jones", "Chris Novak", "ML team",
-                     "Product team", "Customer support",
-                     "<https://wiki.example/runbooks/retriever|"):
+    for expected in (
+        "Retriever",
+        "Data team",
+        "Carol Jones",
+        "Chris Novak",
+        "ML team",
+        "Product team",
+        "Customer support",
+        "<https://wiki.example/runbooks/retriever|",
+    ):
         assert expected in text, expected
     assert "Retriever" in call.params["text"]
 
@@ -106,8 +133,9 @@ def test_mention_answers_in_the_thread(app: RunningApp, slack: FakeSlackAPI) -> 
     assert call.token == "xoxb-test-token"
 
 
-def test_direct_message_in_korean_for_a_korean_speaker(app: RunningApp,
-                                                        slack: FakeSlackAPI) -> None:
+def test_direct_message_in_korean_for_a_korean_speaker(
+    app: RunningApp, slack: FakeSlackAPI
+) -> None:
     event = message_im_event("U0MINJUN", "검색기 담당자 누구야?")
     post_signed(app, event_callback_body(event), "application/json")
     [call] = slack.wait_for("chat.postMessage")
@@ -126,8 +154,9 @@ def test_retried_event_is_answered_once(app: RunningApp, slack: FakeSlackAPI) ->
     assert len(slack.calls("chat.postMessage")) == 1
 
 
-def test_same_slash_command_delivered_twice_is_answered_once(app: RunningApp,
-                                                            slack: FakeSlackAPI) -> None:
+def test_same_slash_command_delivered_twice_is_answered_once(
+    app: RunningApp, slack: FakeSlackAPI
+) -> None:
     for _ in range(2):
         slash(app, slack, "/owner", "rag", trigger_id="1234.5678.same")
     slack.wait_for("response_url")
@@ -136,20 +165,22 @@ def test_same_slash_command_delivered_twice_is_answered_once(app: RunningApp,
 
 
 @pytest.mark.parametrize("case", ["bad signature", "stale timestamp", "unsigned"])
-def test_forged_or_replayed_requests_get_401(app: RunningApp, slack: FakeSlackAPI,
-                                             case: str) -> None:
+def test_forged_or_replayed_requests_get_401(
+    app: RunningApp, slack: FakeSlackAPI, case: str
+) -> None:
     body = slash_command_body("/owner", "rag", "U0ALICE", "C0GENERAL", slack.response_url("x"))
     with app.client() as client:
         if case == "bad signature":
-            response = client.post("/slack/events", content=body,
-                                   headers=sign("wrong-secret", body, content_type=FORM))
+            response = client.post(
+                "/slack/events", content=body, headers=sign("wrong-secret", body, content_type=FORM)
+            )
         elif case == "stale timestamp":
             old = int(time.time()) - 6 * 60
-            response = client.post("/slack/events", content=body,
-                                   headers=sign(SECRET, body, old, content_type=FORM))
+            response = client.post(
+                "/slack/events", content=body, headers=sign(SECRET, body, old, content_type=FORM)
+            )
         else:
-            response = client.post("/slack/events", content=body,
-                                   headers={"Content-Type": FORM})
+            response = client.post("/slack/events", content=body, headers={"Content-Type": FORM})
     assert response.status_code == 401
     time.sleep(0.3)
     assert slack.calls() == [] or all(c.method == "auth.test" for c in slack.calls())
@@ -161,16 +192,24 @@ def test_url_verification_handshake(app: RunningApp) -> None:
     assert "c-123" in response.text
 
 
-def test_unknown_component_suggests_and_the_button_answers(app: RunningApp,
-                                                          slack: FakeSlackAPI) -> None:
+def test_unknown_component_suggests_and_the_button_answers(
+    app: RunningApp, slack: FakeSlackAPI
+) -> None:
     slash(app, slack, "/owner", "retreiver", key="first")
     [call] = slack.wait_for("response_url")
     assert "Did you mean: Retriever?" in call.params["text"]
-    buttons = [e for b in call.json_param("blocks") if b["type"] == "actions"
-               for e in b["elements"]]
+    buttons = [
+        e for b in call.json_param("blocks") if b["type"] == "actions" for e in b["elements"]
+    ]
     assert buttons and buttons[0]["value"] == "who owns retriever"
-    click = block_actions_body(buttons[0]["action_id"], buttons[0]["value"], "U0ALICE",
-                               "C0GENERAL", "1700000000.000100", slack.response_url("second"))
+    click = block_actions_body(
+        buttons[0]["action_id"],
+        buttons[0]["value"],
+        "U0ALICE",
+        "C0GENERAL",
+        "1700000000.000100",
+        slack.response_url("second"),
+    )
     assert post_signed(app, click, FORM).status_code == 200
     answers = slack.wait_for("response_url", count=2)
     assert "Carol Jones" in blocks_text(answers[1])
@@ -184,8 +223,9 @@ def test_unknown_component_suggests_and_the_button_answers(app: RunningApp,
         ("  ???  ", "Which component?"),
     ],
 )
-def test_bad_input_gets_a_short_specific_reply(app: RunningApp, slack: FakeSlackAPI,
-                                               text: str, expected: str) -> None:
+def test_bad_input_gets_a_short_specific_reply(
+    app: RunningApp, slack: FakeSlackAPI, text: str, expected: str
+) -> None:
     assert slash(app, slack, "/owner", text).status_code == 200
     [call] = slack.wait_for("response_url")
     assert expected in call.params["text"]
@@ -202,8 +242,9 @@ def test_markup_injection_is_escaped(app: RunningApp, slack: FakeSlackAPI) -> No
     assert "link_names" not in call.params and "parse" not in call.params
 
 
-def test_confidential_component_in_a_channel_hides_the_runbook(app: RunningApp,
-                                                              slack: FakeSlackAPI) -> None:
+def test_confidential_component_in_a_channel_hides_the_runbook(
+    app: RunningApp, slack: FakeSlackAPI
+) -> None:
     event = app_mention_event("U0DAN", "C0LEGAL", "who owns guardrails")
     post_signed(app, event_callback_body(event), "application/json")
     [call] = slack.wait_for("chat.postMessage")

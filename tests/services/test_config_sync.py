@@ -61,8 +61,11 @@ def test_changed_config_replaces_the_catalog(engine: Engine, tmp_path: Path) -> 
 
 
 def test_broken_config_keeps_the_last_good_one(db_url: str, tmp_path: Path) -> None:
-    good = Settings(_env_file=None, LAUNCHOPS_DATABASE_URL=db_url,  # type: ignore[call-arg]
-                    LAUNCHOPS_CONFIG_DIR=str(CONFIG_DIR))
+    good = Settings(
+        _env_file=None,
+        LAUNCHOPS_DATABASE_URL=db_url,  # type: ignore[call-arg]
+        LAUNCHOPS_CONFIG_DIR=str(CONFIG_DIR),
+    )
     assert prepare_store(good, actor="t") is not None
     broken_dir = tmp_path / "broken"
     shutil.copytree(CONFIG_DIR, broken_dir)
@@ -82,7 +85,10 @@ def test_broken_config_keeps_the_last_good_one(db_url: str, tmp_path: Path) -> N
 def test_broken_config_with_no_earlier_one_fails(sqlite_url: str, tmp_path: Path) -> None:
     (tmp_path / "catalog.yaml").write_text("people: [\n")
     (tmp_path / "policy.yaml").write_text("{}\n")
-    settings = Settings(_env_file=None, LAUNCHOPS_DATABASE_URL=sqlite_url,  # type: ignore[call-arg]
-                        LAUNCHOPS_CONFIG_DIR=str(tmp_path))
+    settings = Settings(
+        _env_file=None,
+        LAUNCHOPS_DATABASE_URL=sqlite_url,  # type: ignore[call-arg]
+        LAUNCHOPS_CONFIG_DIR=str(tmp_path),
+    )
     with pytest.raises(ConfigError):
         prepare_store(settings, actor="t")

@@ -11,8 +11,18 @@ from launchops.services.people import ANONYMOUS, PeopleService
 
 
 @pytest.mark.parametrize(
-    "query", ["retriever", "Retriever", "RAG", "search index", "Search-Index", "searchindex",
-              "검색기", "리트리버", "ＲＡＧ"]
+    "query",
+    [
+        "retriever",
+        "Retriever",
+        "RAG",
+        "search index",
+        "Search-Index",
+        "searchindex",
+        "검색기",
+        "리트리버",
+        "ＲＡＧ",
+    ],
 )
 def test_finds_by_id_name_or_alias(synced: Engine, query: str) -> None:
     answer = OwnershipService(synced).who_owns(query, ANONYMOUS, shared=False)
@@ -57,12 +67,16 @@ def test_owns_lists_r_and_a_including_through_teams(synced: Engine) -> None:
     ownership = OwnershipService(synced)
     data = ownership.owned_by("Data team")
     assert {(h.component_id, h.role) for h in data.holdings} == {
-        ("retriever", "R"), ("indexing", "R")}
+        ("retriever", "R"),
+        ("indexing", "R"),
+    }
     alice = ownership.owned_by("alice")
     assert ("answer-model", "A", None) in {
-        (h.component_id, h.role, h.via_team) for h in alice.holdings}
+        (h.component_id, h.role, h.via_team) for h in alice.holdings
+    }
     assert ("answer-model", "R", "ML team") in {
-        (h.component_id, h.role, h.via_team) for h in alice.holdings}
+        (h.component_id, h.role, h.via_team) for h in alice.holdings
+    }
 
 
 def test_owns_unknown_party_suggests(synced: Engine) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from launchops.store.types import UTCDateTime, utcnow
@@ -144,3 +144,67 @@ class OutboxMessage(SQLModel, table=True):
     depends_on: int | None = None  # an earlier outbox id whose `result` this row needs
     locale: str = Field(default="en", max_length=8)
     ordering_key: str | None = Field(default=None, max_length=255, index=True)
+
+
+_OPEN_INCIDENT = text("status != 'resolved'")
+
+
+class Incident(SQLModel, table=True):
+    """One incident. `policy` is the severity policy as it was at declaration: escalations
+    follow the rules the responders were paged under, even if config changes mid-incident."""
+
+    __table_args__ = (
+        Index("ix_incident_due", "status", "next_escalation_at"),
+        # One open incident per alert fingerprint, enforced by the database itself.
+        Index(
+            "uq_incident_open_fingerprint",
+            "fingerprint",
+            unique=True,
+            sqlite_where=_OPEN_INCIDENT,
+            postgresql_where=_OPEN_INCIDENT,
+        ),
+        UniqueConstraint("declare_key", name="uq_incident_declare_key"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    severity: str = Field(max_length=2, index=True)
+    status: str = Field(default="open", max_length=16, index=True)
+    title: str = Field(max_length=200)
+    description: str | None = Field(default=None, max_length=3000)
+    component_id: str | None = Field(default=None, max_length=64, index=True)
+    team_id: str | None = Field(default=None, max_length=64)  # the Responsible team
+    source: str = Field(default="chat", max_length=16)  # chat | alertmanager | api
+    declared_by: str = Field(max_length=200)
+    declared_at: datetime = _when(index=True)
+    acknowledged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    acknowledged_by: str | None = Field(default=None, max_length=200)
+    resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    resolved_by: str | None = Field(default=None, max_length=200)
+    postmortem_owner: str | None = Field(default=None, max_length=64)
+    policy: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    escalation_step: int = 0  # how many escalate_to steps have been paged
+    next_escalation_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    declare_key: str | None = Field(default=None, max_length=255)
+    fingerprint: str | None = Field(default=None, max_length=255)
+    previous_incident_id: int | None = None
+    origin: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class IncidentResponder(SQLModel, table=True):
+    """Everyone paged for an incident, and why: they may acknowledge and resolve it."""
+
+    incident_id: int = Field(primary_key=True, foreign_key="incident.id")
+    person_id: str = Field(primary_key=True, max_length=64)
+    reason: str = Field(max_length=200)
+    step: int = 0  # 0 = the first page, n = the n-th escalation
+    paged_at: datetime = _when()
+
+
+class IncidentMessage(SQLModel, table=True):
+    """The incident card posted in a channel: later updates edit it and reply in its thread."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id", index=True)
+    platform: str = Field(max_length=16)
+    outbox_id: int
+    channel: str = Field(max_length=300)

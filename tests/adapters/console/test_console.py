@@ -17,14 +17,27 @@ from launchops.services.people import PeopleService
 from tests.conftest import CONFIG_DIR, REPO_ROOT
 
 
-def _launchops(args: list[str], tmp_path: Path, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "LAUNCHOPS_DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}",
-           "LAUNCHOPS_CONFIG_DIR": str(CONFIG_DIR)}
+def _launchops(
+    args: list[str], tmp_path: Path, stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "LAUNCHOPS_DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}",
+        "LAUNCHOPS_CONFIG_DIR": str(CONFIG_DIR),
+    }
     for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "MicrosoftAppId"):
         env.pop(name, None)
     executable = Path(sys.executable).parent / "launchops"
-    return subprocess.run([str(executable), *args], input=stdin, capture_output=True, text=True,
-                          env=env, cwd=tmp_path, timeout=120, check=False)
+    return subprocess.run(
+        [str(executable), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_run_without_credentials_opens_the_console_and_answers(tmp_path: Path) -> None:
@@ -48,8 +61,9 @@ def test_console_as_a_korean_speaker(tmp_path: Path) -> None:
 def test_config_check_reports_errors_with_lines_and_exit_1(tmp_path: Path) -> None:
     broken = tmp_path / "cfg"
     broken.mkdir()
-    (broken / "catalog.yaml").write_text((CONFIG_DIR / "catalog.yaml").read_text()
-                                         .replace("oncall: [chris]", "oncall: [nobody]"))
+    (broken / "catalog.yaml").write_text(
+        (CONFIG_DIR / "catalog.yaml").read_text().replace("oncall: [chris]", "oncall: [nobody]")
+    )
     (broken / "policy.yaml").write_text((CONFIG_DIR / "policy.yaml").read_text())
     result = _launchops(["config", "check", str(broken)], tmp_path)
     assert result.returncode == 1

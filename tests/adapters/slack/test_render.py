@@ -35,9 +35,15 @@ def test_card_with_everything_is_valid_block_kit() -> None:
             fields=tuple(Field(label=f"L{i}", value=f"v{i}") for i in range(12))
             + (Field(label="Runbook", value="link", url="https://wiki.example/r"),),
             note="small print",
-            actions=(Action(id="run_command", label="Who owns Retriever?", value="who owns r",
-                            style="primary"),
-                     Action(id="run_command", label="Other", value="who owns x")),
+            actions=(
+                Action(
+                    id="run_command",
+                    label="Who owns Retriever?",
+                    value="who owns r",
+                    style="primary",
+                ),
+                Action(id="run_command", label="Other", value="who owns x"),
+            ),
         ),
     )
     message = render(reply)
@@ -50,10 +56,15 @@ def test_card_with_everything_is_valid_block_kit() -> None:
 
 
 def test_oversized_text_is_clipped_to_block_kit_limits() -> None:
-    reply = Reply(text="t" * 5000, card=Card(title="T" * 400, text="x" * 5000,
-                                              fields=(Field(label="l", value="v" * 3000),),
-                                              actions=(Action(id="a", label="b" * 200,
-                                                              value="v"),)))
+    reply = Reply(
+        text="t" * 5000,
+        card=Card(
+            title="T" * 400,
+            text="x" * 5000,
+            fields=(Field(label="l", value="v" * 3000),),
+            actions=(Action(id="a", label="b" * 200, value="v"),),
+        ),
+    )
     message = render(reply)
     _round_trip(message["blocks"])
     assert len(message["text"]) <= 3000
@@ -61,8 +72,12 @@ def test_oversized_text_is_clipped_to_block_kit_limits() -> None:
 
 def test_user_text_cannot_broadcast_or_link() -> None:
     hostile = "<!channel> <!here> <@U0ALICE> <https://evil.example|click> & @here"
-    message = render(Reply(text=hostile, card=Card(title=hostile, text=hostile,
-                                                   fields=(Field(label=hostile, value=hostile),))))
+    message = render(
+        Reply(
+            text=hostile,
+            card=Card(title=hostile, text=hostile, fields=(Field(label=hostile, value=hostile),)),
+        )
+    )
     # plain_text objects (the header) are never parsed for mentions or links; everything
     # Slack does parse (mrkdwn and the fallback text) must be escaped.
     parsed = [message["text"]] + [

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 01:21:01.173582
+Create Date: 2026-11-22 01:34:24.713818
 """
 
 from collections.abc import Sequence
@@ -77,6 +77,53 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_inboundreceipt_seen_at"), ["seen_at"], unique=False)
 
     op.create_table(
+        "incident",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("severity", sqlmodel.sql.sqltypes.AutoString(length=2), nullable=False),
+        sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("title", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("description", sqlmodel.sql.sqltypes.AutoString(length=3000), nullable=True),
+        sa.Column("component_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+        sa.Column("team_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+        sa.Column("source", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("declared_by", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("declared_at", launchops.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "acknowledged_at", launchops.store.types.UTCDateTime(timezone=True), nullable=True
+        ),
+        sa.Column("acknowledged_by", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
+        sa.Column("resolved_at", launchops.store.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("resolved_by", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
+        sa.Column("postmortem_owner", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+        sa.Column("policy", sa.JSON(), nullable=False),
+        sa.Column("escalation_step", sa.Integer(), nullable=False),
+        sa.Column(
+            "next_escalation_at", launchops.store.types.UTCDateTime(timezone=True), nullable=True
+        ),
+        sa.Column("declare_key", sqlmodel.sql.sqltypes.AutoString(length=255), nullable=True),
+        sa.Column("fingerprint", sqlmodel.sql.sqltypes.AutoString(length=255), nullable=True),
+        sa.Column("previous_incident_id", sa.Integer(), nullable=True),
+        sa.Column("origin", sa.JSON(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("declare_key", name="uq_incident_declare_key"),
+    )
+    with op.batch_alter_table("incident", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_incident_component_id"), ["component_id"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_incident_declared_at"), ["declared_at"], unique=False)
+        batch_op.create_index("ix_incident_due", ["status", "next_escalation_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_incident_severity"), ["severity"], unique=False)
+        batch_op.create_index(batch_op.f("ix_incident_status"), ["status"], unique=False)
+        batch_op.create_index(
+            "uq_incident_open_fingerprint",
+            ["fingerprint"],
+            unique=True,
+            sqlite_where=sa.text("status != 'resolved'"),
+            postgresql_where=sa.text("status != 'resolved'"),
+        )
+
+    op.create_table(
         "outboxmessage",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("platform", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
@@ -149,6 +196,37 @@ def upgrade() -> None:
             batch_op.f("ix_componentkey_component_id"), ["component_id"], unique=False
         )
 
+    op.create_table(
+        "incidentmessage",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("incident_id", sa.Integer(), nullable=False),
+        sa.Column("platform", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("outbox_id", sa.Integer(), nullable=False),
+        sa.Column("channel", sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["incident_id"],
+            ["incident.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("incidentmessage", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_incidentmessage_incident_id"), ["incident_id"], unique=False
+        )
+
+    op.create_table(
+        "incidentresponder",
+        sa.Column("incident_id", sa.Integer(), nullable=False),
+        sa.Column("person_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("reason", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("step", sa.Integer(), nullable=False),
+        sa.Column("paged_at", launchops.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["incident_id"],
+            ["incident.id"],
+        ),
+        sa.PrimaryKeyConstraint("incident_id", "person_id"),
+    )
     op.create_table(
         "project",
         sa.Column("id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
@@ -229,6 +307,11 @@ def downgrade() -> None:
 
     op.drop_table("raciassignment")
     op.drop_table("project")
+    op.drop_table("incidentresponder")
+    with op.batch_alter_table("incidentmessage", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_incidentmessage_incident_id"))
+
+    op.drop_table("incidentmessage")
     with op.batch_alter_table("componentkey", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_componentkey_component_id"))
 
@@ -248,6 +331,19 @@ def downgrade() -> None:
         batch_op.drop_index("ix_outbox_due")
 
     op.drop_table("outboxmessage")
+    with op.batch_alter_table("incident", schema=None) as batch_op:
+        batch_op.drop_index(
+            "uq_incident_open_fingerprint",
+            sqlite_where=sa.text("status != 'resolved'"),
+            postgresql_where=sa.text("status != 'resolved'"),
+        )
+        batch_op.drop_index(batch_op.f("ix_incident_status"))
+        batch_op.drop_index(batch_op.f("ix_incident_severity"))
+        batch_op.drop_index("ix_incident_due")
+        batch_op.drop_index(batch_op.f("ix_incident_declared_at"))
+        batch_op.drop_index(batch_op.f("ix_incident_component_id"))
+
+    op.drop_table("incident")
     with op.batch_alter_table("inboundreceipt", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_inboundreceipt_seen_at"))
 

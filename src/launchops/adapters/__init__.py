@@ -1,0 +1,1 @@
+"""One folder per chat platform; the only code that imports a platform SDK lives here."""

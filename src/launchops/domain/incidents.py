@@ -1,0 +1,42 @@
+"""Incident rules: severities, the status machine and what a valid title is."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from launchops.domain.errors import BadCommand, InvalidTransition
+
+Level = Literal["p0", "p1", "p2", "p3"]
+LEVELS: tuple[Level, ...] = ("p0", "p1", "p2", "p3")
+Status = Literal["open", "acknowledged", "resolved"]
+STATUSES: tuple[Status, ...] = ("open", "acknowledged", "resolved")
+MAX_TITLE_CHARS = 200
+MAX_DESCRIPTION_CHARS = 3000
+
+
+def parse_level(text: str) -> Level:
+    level = text.strip().lower()
+    for known in LEVELS:
+        if level == known:
+            return known
+    raise BadCommand("error.unknown_severity", level=text[:20])
+
+
+def check_title(title: str) -> str:
+    """Titles are refused, never silently truncated: a cut title can change the meaning."""
+    title = " ".join(title.split())
+    if not title:
+        raise BadCommand("usage.incident")
+    if len(title) > MAX_TITLE_CHARS:
+        raise BadCommand("error.title_too_long", limit=MAX_TITLE_CHARS, length=len(title))
+    return title
+
+
+def next_status(current: str, action: Literal["acknowledge", "resolve"]) -> Status:
+    if current == "resolved":
+        raise InvalidTransition("error.incident_already_resolved")
+    if action == "acknowledge":
+        if current == "acknowledged":
+            raise InvalidTransition("error.incident_already_acknowledged")
+        return "acknowledged"
+    return "resolved"
