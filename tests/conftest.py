@@ -75,6 +75,19 @@ def drop_postgres_database(name: str) -> None:
     admin.dispose()
 
 
+def fast_config(tmp_path: Path, ack_seconds: int = 2) -> Path:
+    """The example config with acknowledge deadlines in seconds, for escalation tests."""
+    target = tmp_path / "fast-config"
+    target.mkdir(exist_ok=True)
+    (target / "catalog.yaml").write_text((CONFIG_DIR / "catalog.yaml").read_text())
+    policy = (CONFIG_DIR / "policy.yaml").read_text()
+    for original in ("15m", "1h", "4h"):
+        policy = policy.replace(f"ack_within: {original},", f"ack_within: {ack_seconds}s,")
+    assert policy.count(f"ack_within: {ack_seconds}s") == 3
+    (target / "policy.yaml").write_text(policy)
+    return target
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """An empty, migrated database URL, once per backend."""

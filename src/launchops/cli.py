@@ -85,14 +85,20 @@ def console(
     """Chat with the bot in this terminal, over the same commands as Slack and Teams."""
     from launchops.adapters.console.app import ConsoleChat
     from launchops.main import build_context
+    from launchops.scheduler import build_scheduler
 
     configure(json=False, level=logging.WARNING)
     settings = _settings()
     _prepare(settings, actor="console")
     ctx = build_context(settings, with_chat_adapters=False)
+    scheduler = build_scheduler(ctx.config_reloader, ctx.incidents)
+    ctx.dispatcher.start()
+    scheduler.start()
     try:
         ConsoleChat(ctx.chat, as_person=as_person or "").loop()
+        ctx.dispatcher.drain(timeout=5)
     finally:
+        scheduler.shutdown(wait=False)
         ctx.close()
 
 

@@ -7,17 +7,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 import structlog
 from sqlalchemy.engine import Engine
 
+from launchops.adapters.console.sender import ConsoleSender
 from launchops.chat.commands import ChatCore
 from launchops.config import ConfigError, load_config
 from launchops.delivery.dispatcher import Dispatcher
 from launchops.delivery.sender import Sender
 from launchops.scheduler import ConfigReloader
 from launchops.services.config_sync import SyncResult, current_policy, sync_config
+from launchops.services.incidents import IncidentService
 from launchops.services.messaging import MessagingService
 from launchops.services.ownership import OwnershipService
 from launchops.services.people import PeopleService
@@ -39,6 +41,7 @@ class AppContext:
     ownership: OwnershipService
     chat: ChatCore
     messaging: MessagingService
+    incidents: IncidentService
     dispatcher: Dispatcher
     senders: dict[str, Sender] = field(default_factory=dict)
     slack: SlackAdapter | None = None
@@ -50,13 +53,23 @@ class AppContext:
         self.engine.dispose()
 
 
-def build_context(settings: Settings, *, with_chat_adapters: bool = True) -> AppContext:
+def build_context(
+    settings: Settings, *, with_chat_adapters: bool = True, console_stream: TextIO | None = None
+) -> AppContext:
     engine = make_engine(settings.database_url)
     people = PeopleService(engine)
     ownership = OwnershipService(engine)
     messaging = MessagingService(engine)
-    chat = ChatCore(people=people, ownership=ownership, default_locale=settings.locale)
+    platforms = settings.paging_platforms() if with_chat_adapters else ("console",)
+    incidents = IncidentService(
+        engine, platforms=platforms, index=ownership.index, default_locale=settings.locale
+    )
+    chat = ChatCore(
+        people=people, ownership=ownership, incidents=incidents, default_locale=settings.locale
+    )
     senders: dict[str, Sender] = {}
+    if "console" in platforms:
+        senders["console"] = ConsoleSender(console_stream)
     slack = teams = None
     if with_chat_adapters:
         from launchops.adapters.teams.app import TeamsAdapter
@@ -70,6 +83,7 @@ def build_context(settings: Settings, *, with_chat_adapters: bool = True) -> App
             senders["slack"] = slack.sender
     dispatcher = Dispatcher(engine, senders)
     messaging.set_wakeup(dispatcher.wake)
+    incidents.set_wakeup(dispatcher.wake)
     return AppContext(
         settings=settings,
         engine=engine,
@@ -77,6 +91,7 @@ def build_context(settings: Settings, *, with_chat_adapters: bool = True) -> App
         ownership=ownership,
         chat=chat,
         messaging=messaging,
+        incidents=incidents,
         dispatcher=dispatcher,
         senders=senders,
         slack=slack,

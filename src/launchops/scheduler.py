@@ -15,9 +15,14 @@ from sqlalchemy.engine import Engine
 from launchops.config import ConfigError, load_config
 from launchops.config.loader import CATALOG_FILE, POLICY_FILE
 from launchops.services.config_sync import sync_config
+from launchops.services.incidents import IncidentService
 
 log = structlog.get_logger(__name__)
 CONFIG_POLL_SECONDS = 30
+# Escalations must leave within 10 s of their deadline (DESIGN.md §5).
+ESCALATION_SWEEP_SECONDS = 1.0
+# Escalations must leave within 10 s of their deadline (DESIGN.md §5).
+ESCALATION_SWEEP_SECONDS = 1.0
 
 
 class ConfigReloader:
@@ -57,14 +62,28 @@ class ConfigReloader:
         return result.changed
 
 
-def build_scheduler(reloader: ConfigReloader) -> BackgroundScheduler:
+def build_scheduler(
+    reloader: ConfigReloader | None, incidents: IncidentService | None
+) -> BackgroundScheduler:
+    """Jobs are safe to run on every replica: the escalation sweep claims each step in the
+    store (SKIP LOCKED / compare-and-set), so no leader election is needed for it."""
     scheduler = BackgroundScheduler(timezone="UTC")
-    scheduler.add_job(
-        reloader.check,
-        "interval",
-        seconds=CONFIG_POLL_SECONDS,
-        id="config-reload",
-        max_instances=1,
-        coalesce=True,
-    )
+    if reloader is not None:
+        scheduler.add_job(
+            reloader.check,
+            "interval",
+            seconds=CONFIG_POLL_SECONDS,
+            id="config-reload",
+            max_instances=1,
+            coalesce=True,
+        )
+    if incidents is not None:
+        scheduler.add_job(
+            incidents.escalate_due,
+            "interval",
+            seconds=ESCALATION_SWEEP_SECONDS,
+            id="escalation-sweep",
+            max_instances=1,
+            coalesce=True,
+        )
     return scheduler

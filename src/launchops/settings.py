@@ -52,6 +52,17 @@ class Settings(BaseSettings):
         validation_alias=_env("LAUNCHOPS_TEAMS_SERVICE_URL"),
     )
 
+    chat_platforms: str = Field("", validation_alias=_env("LAUNCHOPS_CHAT_PLATFORMS"))
+
+    @field_validator("chat_platforms")
+    @classmethod
+    def _known_platforms(cls, value: str) -> str:
+        names = [n.strip().lower() for n in value.split(",") if n.strip()]
+        unknown = set(names) - {"slack", "teams", "console"}
+        if unknown:
+            raise ValueError(f"unknown chat platform(s): {', '.join(sorted(unknown))}")
+        return ",".join(names)
+
     @field_validator("slack_api_url", "teams_service_url")
     @classmethod
     def _with_trailing_slash(cls, value: str) -> str:
@@ -82,3 +93,15 @@ class Settings(BaseSettings):
     @property
     def has_chat_credentials(self) -> bool:
         return self.slack_enabled or self.teams_enabled
+
+    def paging_platforms(self) -> tuple[str, ...]:
+        """Where pages and incident posts go. LAUNCHOPS_CHAT_PLATFORMS overrides the default:
+        Slack when its credentials are set, Teams when an app id is set, else the console."""
+        if self.chat_platforms:
+            return tuple(self.chat_platforms.split(","))
+        found = tuple(
+            name
+            for name, enabled in (("slack", self.slack_enabled), ("teams", self.teams_enabled))
+            if enabled
+        )
+        return found or ("console",)

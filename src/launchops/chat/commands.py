@@ -12,11 +12,20 @@ from dataclasses import dataclass
 
 import structlog
 
-from launchops.chat import views
-from launchops.chat.grammar import Help, Owns, WhoOwns, parse
+from launchops.chat import incident_views, views
+from launchops.chat.grammar import (
+    DeclareIncident,
+    Help,
+    IncidentAction,
+    IncidentForm,
+    Owns,
+    WhoOwns,
+    parse,
+)
 from launchops.chat.i18n import t
 from launchops.chat.reply import Card, Reply
-from launchops.domain.errors import LaunchOpsError, NotFound
+from launchops.domain.errors import BadCommand, LaunchOpsError, NotFound
+from launchops.services.incidents import Actor, IncidentService
 from launchops.services.ownership import OwnershipService
 from launchops.services.people import PeopleService, Viewer
 
@@ -30,14 +39,22 @@ class Asker:
     platform: str  # slack | teams | console
     user_ids: tuple[str, ...]
     shared: bool = False  # a channel post others will read
+    channel: str | None = None  # where it was said: maps to a team for incidents
+    request_key: str | None = None  # the platform's id for this request, for de-duplication
 
 
 class ChatCore:
     def __init__(
-        self, *, people: PeopleService, ownership: OwnershipService, default_locale: str = "en"
+        self,
+        *,
+        people: PeopleService,
+        ownership: OwnershipService,
+        incidents: IncidentService | None = None,
+        default_locale: str = "en",
     ) -> None:
         self._people = people
         self._ownership = ownership
+        self._incidents = incidents
         self._default_locale = default_locale
 
     def locale_for(self, viewer: Viewer) -> str:
@@ -66,7 +83,87 @@ class ChatCore:
                 return views.owner_reply(answer, locale, shared=asker.shared)
             case Owns(query=query):
                 return views.holdings_reply(self._ownership.owned_by(query), locale)
+            case IncidentForm():
+                raise BadCommand("usage.incident")
+            case DeclareIncident():
+                return self._declare(command, asker, viewer, locale)
+            case IncidentAction():
+                return self._incident_action(command, asker, viewer, locale)
         raise AssertionError(f"unhandled command {command!r}")  # pragma: no cover
+
+    def _service(self) -> IncidentService:
+        if self._incidents is None:  # pragma: no cover - wiring error, not user input
+            raise RuntimeError("incident service not wired")
+        return self._incidents
+
+    @staticmethod
+    def actor(asker: Asker, viewer: Viewer) -> Actor:
+        label = viewer.name or f"{asker.platform}:{(asker.user_ids or ('?',))[0]}"
+        return Actor(viewer=viewer, label=label)
+
+    def _declare(
+        self, command: DeclareIncident, asker: Asker, viewer: Viewer, locale: str
+    ) -> Reply:
+        team = None
+        if command.component is None:
+            team = self._people.team_for_channel(asker.platform, asker.channel)
+        declared = self._service().declare(
+            level=command.level,
+            title=command.title,
+            actor=self.actor(asker, viewer),
+            component_query=command.component,
+            team_id=team,
+            declare_key=asker.request_key,
+            origin={"platform": asker.platform, "channel": asker.channel},
+        )
+        return incident_views.declared_reply(
+            declared.incident,
+            locale,
+            paged=list(declared.paged),
+            channels=list(declared.channels),
+            unreachable=list(declared.unreachable),
+            created=declared.created,
+        )
+
+    def _incident_action(
+        self, command: IncidentAction, asker: Asker, viewer: Viewer, locale: str
+    ) -> Reply:
+        service = self._service()
+        actor = self.actor(asker, viewer)
+        if command.action == "status" and command.incident_id is None:
+            return incident_views.incident_list(service.open_incidents(), locale)
+        incident_id = command.incident_id or service.find_for(actor)
+        ref = f"INC-{incident_id}"
+        match command.action:
+            case "status":
+                card = incident_views.incident_card(service.get(incident_id), locale)
+                return card.model_copy(update={"private": True})
+            case "ack":
+                service.acknowledge(incident_id, actor)
+                return Reply(text=t("incident.ack_done", locale, ref=ref), private=True)
+            case "resolve":
+                outcome = service.resolve(incident_id, actor)
+                return incident_views.resolved_reply(outcome.incident, locale)
+            case "escalate":
+                outcome = service.escalate(incident_id, actor)
+                if not outcome.paged:
+                    return Reply(text=t("incident.escalate_none", locale, ref=ref), private=True)
+                people = ", ".join(outcome.paged)
+                return Reply(
+                    text=t("incident.escalate_done", locale, ref=ref, people=people), private=True
+                )
+            case "severity":
+                if command.level is None:
+                    return incident_views.severity_choices(service.get(incident_id), locale)
+                outcome = service.change_severity(incident_id, command.level, actor)
+                level = outcome.incident.severity.upper()
+                return Reply(
+                    text=t("incident.severity_done", locale, ref=ref, level=level), private=True
+                )
+            case "postmortem":
+                service.take_postmortem(incident_id, actor)
+                return Reply(text=t("incident.postmortem_done", locale, ref=ref), private=True)
+        raise BadCommand("usage.incident_action")
 
 
 def error_reply(error: LaunchOpsError, locale: str) -> Reply:

@@ -35,7 +35,28 @@ class Owns:
     query: str
 
 
-Command = Help | WhoOwns | Owns
+@dataclass(frozen=True)
+class IncidentForm:
+    """Bare `incident`: the platform shows a form (Slack modal, Teams card)."""
+
+
+@dataclass(frozen=True)
+class DeclareIncident:
+    level: str
+    title: str
+    component: str | None = None
+
+
+@dataclass(frozen=True)
+class IncidentAction:
+    """`incident ack|resolve|escalate|status|postmortem [id]`, `incident severity id [level]`."""
+
+    action: str
+    incident_id: int | None = None
+    level: str | None = None
+
+
+Command = Help | WhoOwns | Owns | IncidentForm | DeclareIncident | IncidentAction
 
 _SLACK_MENTION = re.compile(r"^(?:<@[A-Z0-9]+(?:\|[^>]*)?>\s*)+")
 _LEADING_BOT_WORD = re.compile(r"^/?(?:launchops)\b\s*", re.IGNORECASE)
@@ -45,6 +66,20 @@ _OWNS = re.compile(r"^owns(?:\s+(?P<q>.*))?$", re.IGNORECASE | re.DOTALL)
 _HELP = re.compile(r"^(?:help|\?|도움말)(?:\s+(?P<topic>.*))?$", re.IGNORECASE | re.DOTALL)
 # "검색기 담당자 누구야?" / "검색기 담당은?" — the natural Korean question.
 _KO_WHO = re.compile(r"^(?P<q>.+?)\s*담당(?:자|팀)?\s*(?:은|는|이|가)?\s*(?:누구\S*)?\s*$")
+_INCIDENT = re.compile(r"^incident(?:\s+(?P<rest>.*))?$", re.IGNORECASE | re.DOTALL)
+_LEVEL_LIKE = re.compile(r"^(?:p|sev)\d+$", re.IGNORECASE)
+_INCIDENT_ID = re.compile(r"^(?:#|inc-?)?(\d{1,9})$", re.IGNORECASE)
+INCIDENT_ACTIONS = {
+    "ack": "ack",
+    "acknowledge": "ack",
+    "resolve": "resolve",
+    "escalate": "escalate",
+    "status": "status",
+    "list": "status",
+    "severity": "severity",
+    "sev": "severity",
+    "postmortem": "postmortem",
+}
 _EDGE_NOISE = re.compile(r"^[\s\"'`“”‘’]+|[\s\"'`“”‘’?!.。？！]+$")
 _ARTICLE = re.compile(r"^(?:the|our|a|an)\s+", re.IGNORECASE)
 
@@ -83,7 +118,43 @@ def parse(text: str) -> Command:
         return Owns(clean_query(match.group("q"), "usage.owns"))
     if match := _OWNER.match(body):
         return WhoOwns(clean_query(match.group("q"), "usage.who_owns"))
+    if match := _INCIDENT.match(body):
+        return _incident(match.group("rest") or "")
     if match := _KO_WHO.match(body):
         return WhoOwns(clean_query(match.group("q"), "usage.who_owns"))
     first_word = body.split(maxsplit=1)[0][:40]
     raise BadCommand("error.unknown_command", word=first_word)
+
+
+def _incident_id(token: str) -> int:
+    match = _INCIDENT_ID.match(token)
+    if not match:
+        raise BadCommand("usage.incident_action")
+    return int(match.group(1))
+
+
+def _incident(rest: str) -> Command:
+    """`incident p1 retriever: empty answers`, `incident ack 12`, bare `incident`."""
+    rest = rest.strip()
+    if not rest:
+        return IncidentForm()
+    first, _, tail = rest.partition(" ")
+    word = first.lower()
+    if word in INCIDENT_ACTIONS:
+        action = INCIDENT_ACTIONS[word]
+        args = tail.split()
+        if len(args) > (2 if action == "severity" else 1):
+            raise BadCommand("usage.incident_action")
+        incident_id = _incident_id(args[0]) if args else None
+        level = args[1].lower() if len(args) > 1 else None
+        if action == "severity" and incident_id is None:
+            raise BadCommand("usage.incident_action")
+        return IncidentAction(action, incident_id, level)
+    if not _LEVEL_LIKE.match(first):
+        raise BadCommand("usage.incident")
+    component, colon, title = tail.partition(":")
+    if colon and component.strip() and len(component.strip()) <= MAX_QUERY_CHARS:
+        return DeclareIncident(
+            first.lower(), title.strip(), clean_query(component, "usage.incident")
+        )
+    return DeclareIncident(first.lower(), tail.strip())

@@ -166,6 +166,13 @@ class AlertPolicy(_Strict):
     default: SeverityLevel = "p2"
 
 
+class IncidentPolicy(_Strict):
+    """Incident switches beyond the severity table."""
+
+    dedicated_channel: list[SeverityLevel] = []  # levels that get an inc-<n>-<slug> channel
+    channel_prefix: str = Field("inc", pattern=r"^[a-z][a-z0-9-]{0,20}$")
+
+
 def _default_severities() -> dict[SeverityLevel, SeverityPolicy]:
     return {
         "p0": SeverityPolicy(
@@ -195,6 +202,7 @@ class Policy(_Strict):
     gates: GatePolicy = GatePolicy()
     digest: DigestPolicy = DigestPolicy()
     alerts: AlertPolicy = AlertPolicy()
+    incidents: IncidentPolicy = IncidentPolicy()
 
 
 class OrgConfig(_Strict):

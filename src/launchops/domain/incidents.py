@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
 from launchops.domain.errors import BadCommand, InvalidTransition
@@ -40,3 +42,34 @@ def next_status(current: str, action: Literal["acknowledge", "resolve"]) -> Stat
             raise InvalidTransition("error.incident_already_acknowledged")
         return "acknowledged"
     return "resolved"
+
+
+@dataclass(frozen=True)
+class IncidentView:
+    """An incident as people see it: names, not ids; what cards and the API are built from."""
+
+    id: int
+    severity: str
+    status: str
+    title: str
+    description: str | None
+    meaning: str
+    component_id: str | None
+    component_name: str | None
+    team_id: str | None
+    team_name: str | None
+    source: str
+    declared_by: str
+    declared_at: datetime
+    acknowledged_by: str | None
+    acknowledged_at: datetime | None
+    resolved_by: str | None
+    resolved_at: datetime | None
+    ack_deadline: datetime | None
+    runbook: str | None
+    responders: tuple[str, ...]
+    postmortem_owner: str | None
+
+    @property
+    def reference(self) -> str:
+        return f"INC-{self.id}"

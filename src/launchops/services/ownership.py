@@ -73,12 +73,12 @@ class Holdings:
 class OwnershipService:
     def __init__(self, engine: Engine, index: ComponentIndex | None = None) -> None:
         self._engine = engine
-        self._index = index or ComponentIndex()
+        self.index = index or ComponentIndex()
 
     def who_owns(self, query: str, viewer: Viewer, *, shared: bool) -> OwnerAnswer:
         """The RACI answer. `shared` = others will see it, so confidential details stay out."""
         with session_scope(self._engine) as session:
-            component_id = self._index.exact(session, query)
+            component_id = self.index.exact(session, query)
             if component_id is None:
                 raise self._not_found(session, query)
             component = session.get(Component, component_id)
@@ -97,7 +97,7 @@ class OwnershipService:
             return Holdings(party, tuple(_holdings(session, party)))
 
     def _not_found(self, session: Session, query: str) -> NotFound:
-        suggestions = self._index.suggest(session, query)
+        suggestions = self.index.suggest(session, query)
         party = _find_party(session, query)
         return NotFound(
             "error.unknown_component",

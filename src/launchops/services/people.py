@@ -8,7 +8,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from launchops.store import session_scope
-from launchops.store.models import Person, TeamMember
+from launchops.store.models import Person, Team, TeamMember
 
 
 @dataclass(frozen=True)
@@ -44,3 +44,13 @@ class PeopleService:
             column = {"console": Person.id, "slack": Person.slack_id}.get(platform, Person.teams_id)
             person = session.exec(select(Person).where(col(column).in_(ids))).first()
             return _viewer(session, person)
+
+    def team_for_channel(self, platform: str, channel: str | None) -> str | None:
+        """The team whose channel this is: an incident declared there is theirs by default."""
+        if not channel:
+            return None
+        column = {"slack": Team.slack_channel, "teams": Team.teams_channel}.get(platform)
+        if column is None:
+            return channel.lstrip("#") if platform == "console" else None
+        with session_scope(self._engine) as session:
+            return session.exec(select(Team.id).where(col(column) == channel)).first()

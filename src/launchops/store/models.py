@@ -207,4 +207,6 @@ class IncidentMessage(SQLModel, table=True):
     incident_id: int = Field(foreign_key="incident.id", index=True)
     platform: str = Field(max_length=16)
     outbox_id: int
-    channel: str = Field(max_length=300)
+    channel: str = Field(max_length=300)  # a channel id, or the person id for a page
+    person_id: str | None = Field(default=None, max_length=64)  # set for a direct page
+    locale: str = Field(default="en", max_length=8)

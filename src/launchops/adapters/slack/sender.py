@@ -82,7 +82,15 @@ class SlackSender:
             self._client.chat_update(channel=channel, ts=ts, **message)
             return {"channel": channel, "ts": ts}
         if delivery.kind == "post":
-            return self._post(where["channel"], message, where.get("thread_ts"))
+            # {"thread": True}: reply in the thread of the message this row depends on.
+            previous = delivery.extra.get("depends_on_result") or {}
+            channel = where.get("channel") or previous.get("channel")
+            thread_ts = where.get("thread_ts") or (
+                previous.get("ts") if where.get("thread") else None
+            )
+            if not channel:
+                raise PermanentFailure("post without a channel")
+            return self._post(channel, message, thread_ts)
         raise PermanentFailure(f"unknown delivery kind {delivery.kind!r}")
 
     def _post(self, channel: str, message: dict[str, Any], thread_ts: str | None) -> dict[str, Any]:

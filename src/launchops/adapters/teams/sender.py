@@ -169,7 +169,11 @@ class TeamsSender:
         activity = to_activity(delivery.reply, delivery.locale)
         match delivery.kind:
             case "respond":
-                target = self._target(where.get("conversation"), where.get("service_url"))
+                # {"thread": True}: reply in the thread started by the row this depends on.
+                previous = delivery.extra.get("depends_on_result") or {}
+                conversation = where.get("conversation") or previous.get("conversation")
+                service_url = where.get("service_url") or previous.get("service_url")
+                target = self._target(conversation, service_url)
                 return self._reply(target, activity, where.get("reply_to_id"))
             case "post":
                 target = self._target(where.get("conversation"), where.get("service_url"))

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 01:34:24.713818
+Create Date: 2026-11-22 01:38:39.610123
 """
 
 from collections.abc import Sequence
@@ -203,6 +203,8 @@ def upgrade() -> None:
         sa.Column("platform", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
         sa.Column("outbox_id", sa.Integer(), nullable=False),
         sa.Column("channel", sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
+        sa.Column("person_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+        sa.Column("locale", sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
         sa.ForeignKeyConstraint(
             ["incident_id"],
             ["incident.id"],

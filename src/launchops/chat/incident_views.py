@@ -1,0 +1,225 @@
+"""Incident cards and notes as neutral `Reply`s, every sentence from the message catalogue.
+
+Buttons are `run_command` actions carrying the text command (`incident ack 12`), so every
+platform handles a click exactly as if the person had typed it: one code path, one set of
+permission checks.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from launchops.chat.i18n import t
+from launchops.chat.reply import Action, Card, Field, Reply
+from launchops.domain.incidents import LEVELS, IncidentView
+
+LEVEL_MARK = {"p0": "🔴", "p1": "🟠", "p2": "🟡", "p3": "⚪"}
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment else "—"
+
+
+def incident_actions(view: IncidentView, locale: str) -> tuple[Action, ...]:
+    if view.status == "resolved":
+        return ()
+    actions = []
+    if view.status == "open":
+        actions.append(
+            Action(
+                id="run_command",
+                label=t("incident.button.ack", locale),
+                value=f"incident ack {view.id}",
+                style="primary",
+            )
+        )
+    actions += [
+        Action(
+            id="run_command",
+            label=t("incident.button.escalate", locale),
+            value=f"incident escalate {view.id}",
+        ),
+        Action(
+            id="run_command",
+            label=t("incident.button.resolve", locale),
+            value=f"incident resolve {view.id}",
+            style="danger",
+        ),
+        Action(
+            id="run_command",
+            label=t("incident.button.severity", locale),
+            value=f"incident severity {view.id}",
+        ),
+    ]
+    return tuple(actions)
+
+
+def incident_card(view: IncidentView, locale: str, *, intro: str | None = None) -> Reply:
+    """The incident card: posted in the team channel, sent as a page, edited on every change."""
+    headline = f"{view.component_name}: {view.title}" if view.component_name else view.title
+    title = t(
+        "incident.card_title",
+        locale,
+        mark=LEVEL_MARK.get(view.severity, ""),
+        ref=view.reference,
+        level=view.severity.upper(),
+        title=headline,
+    )
+    fields = [
+        Field(
+            label=t("incident.field.severity", locale),
+            value=f"{view.severity.upper()} — {view.meaning}",
+        ),
+        Field(
+            label=t("incident.field.status", locale),
+            value=t(f"incident.status.{view.status}", locale),
+        ),
+    ]
+    if view.component_name:
+        fields.append(Field(label=t("incident.field.component", locale), value=view.component_name))
+    if view.team_name:
+        fields.append(Field(label=t("incident.field.team", locale), value=view.team_name))
+    fields.append(
+        Field(
+            label=t("incident.field.declared", locale),
+            value=f"{view.declared_by} · {_when(view.declared_at)}",
+        )
+    )
+    if view.status == "open" and view.ack_deadline:
+        fields.append(
+            Field(label=t("incident.field.ack_by", locale), value=_when(view.ack_deadline))
+        )
+    if view.acknowledged_by:
+        fields.append(
+            Field(
+                label=t("incident.field.acknowledged", locale),
+                value=f"{view.acknowledged_by} · {_when(view.acknowledged_at)}",
+            )
+        )
+    if view.resolved_by:
+        fields.append(
+            Field(
+                label=t("incident.field.resolved", locale),
+                value=f"{view.resolved_by} · {_when(view.resolved_at)}",
+            )
+        )
+    if view.responders:
+        fields.append(
+            Field(label=t("incident.field.responders", locale), value=", ".join(view.responders))
+        )
+    if view.postmortem_owner:
+        fields.append(
+            Field(label=t("incident.field.postmortem", locale), value=view.postmortem_owner)
+        )
+    if view.runbook:
+        fields.append(Field(label=t("owner.runbook", locale), value=view.runbook, url=view.runbook))
+    text = "\n".join(part for part in (intro, view.description) if part) or None
+    return Reply(
+        text=title if intro is None else f"{intro} — {title}",
+        card=Card(
+            title=title, text=text, fields=tuple(fields), actions=incident_actions(view, locale)
+        ),
+    )
+
+
+def page_card(view: IncidentView, locale: str, reason: str) -> Reply:
+    return incident_card(view, locale, intro=t("incident.paged_you", locale, reason=reason))
+
+
+def note(key: str, locale: str, **params: object) -> Reply:
+    """A short line in the incident's thread (no card, so nobody is notified twice)."""
+    return Reply(text=t(key, locale, **params))
+
+
+def declared_reply(
+    view: IncidentView,
+    locale: str,
+    *,
+    paged: list[str],
+    channels: list[str],
+    unreachable: list[str],
+    created: bool,
+) -> Reply:
+    if not created:
+        return Reply(text=t("incident.already_declared", locale, ref=view.reference), private=True)
+    lines = [
+        t(
+            "incident.declared",
+            locale,
+            ref=view.reference,
+            level=view.severity.upper(),
+            title=view.title,
+        )
+    ]
+    if view.severity == "p3" or not paged:
+        lines.append(
+            t("incident.backlog", locale)
+            if view.severity == "p3"
+            else t("incident.paged_nobody", locale)
+        )
+    else:
+        lines.append(t("incident.paged", locale, people=", ".join(paged)))
+    if channels:
+        lines.append(t("incident.posted_in", locale, channels=", ".join(channels)))
+    if unreachable:
+        lines.append(t("incident.unreachable", locale, people=", ".join(unreachable)))
+    card = incident_card(view, locale)
+    assert card.card is not None
+    return Reply(
+        text=" ".join(lines),
+        private=True,
+        card=card.card.model_copy(update={"text": "\n".join(lines)}),
+    )
+
+
+def severity_choices(view: IncidentView, locale: str) -> Reply:
+    actions = tuple(
+        Action(
+            id="run_command",
+            label=level.upper(),
+            value=f"incident severity {view.id} {level}",
+            style="danger" if level == "p0" else "default",
+        )
+        for level in LEVELS
+        if level != view.severity
+    )
+    text = t("incident.choose_severity", locale, ref=view.reference, level=view.severity.upper())
+    return Reply(text=text, private=True, card=Card(title=text, actions=actions))
+
+
+def incident_list(views: list[IncidentView], locale: str) -> Reply:
+    if not views:
+        return Reply(text=t("incident.none_open", locale), private=True)
+    fields = tuple(
+        Field(
+            label=f"{v.reference} · {v.severity.upper()}",
+            value=f"{t(f'incident.status.{v.status}', locale)} — {v.title}",
+        )
+        for v in views
+    )
+    title = t("incident.open_list", locale, count=len(views))
+    return Reply(text=title, private=True, card=Card(title=title, fields=fields))
+
+
+def resolved_reply(view: IncidentView, locale: str) -> Reply:
+    """P0/P1 ask who owns the postmortem, with the runbook at hand."""
+    text = t("incident.resolve_done", locale, ref=view.reference)
+    if view.severity not in ("p0", "p1") or view.postmortem_owner:
+        return Reply(text=text, private=True)
+    question = t(
+        "incident.resolve_postmortem", locale, ref=view.reference, level=view.severity.upper()
+    )
+    fields: tuple[Field, ...] = ()
+    if view.runbook:
+        fields = (Field(label=t("owner.runbook", locale), value=view.runbook, url=view.runbook),)
+    action = Action(
+        id="run_command",
+        label=t("incident.button.postmortem", locale),
+        value=f"incident postmortem {view.id}",
+        style="primary",
+    )
+    return Reply(
+        text=f"{text} {question}",
+        private=True,
+        card=Card(title=text, text=question, fields=fields, actions=(action,)),
+    )

@@ -1,0 +1,832 @@
+"""Incidents: declare, page, acknowledge, escalate, change severity, resolve.
+
+Every state change and the chat messages that report it are written in one transaction (the
+messages as outbox rows), so a crash after the commit loses nothing and a crash before it
+sends nothing. State changes are compare-and-set updates (`… WHERE status = 'open'`): a
+double click, a retried request or a second replica finds the work already done.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import structlog
+from sqlalchemy import update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from launchops.chat import incident_views as cards
+from launchops.config.models import Policy, SeverityPolicy, parse_duration
+from launchops.delivery import outbox
+from launchops.domain.errors import BadCommand, Forbidden, InvalidTransition, NotFound
+from launchops.domain.incidents import (
+    MAX_DESCRIPTION_CHARS,
+    IncidentView,
+    check_title,
+    parse_level,
+)
+from launchops.domain.paging import OrgSnapshot, PagePlan, plan_pages
+from launchops.services import audit
+from launchops.services.component_index import ComponentIndex
+from launchops.services.org import insiders, org_snapshot, people_by_id, responsible_team
+from launchops.services.people import Viewer
+from launchops.store import session_scope
+from launchops.store.models import (
+    Component,
+    ConfigRevision,
+    Incident,
+    IncidentMessage,
+    IncidentResponder,
+    Person,
+    Team,
+)
+from launchops.store.types import utcnow
+
+log = structlog.get_logger(__name__)
+
+OPEN_STATES = ("open", "acknowledged")
+SWEEP_BATCH = 50
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: the catalog person if known, and a label for the timeline either way."""
+
+    viewer: Viewer
+    label: str
+    system: bool = False  # Alertmanager and the scheduler act without a person
+
+    @classmethod
+    def system_actor(cls, label: str) -> Actor:
+        return cls(Viewer(None, None, None, frozenset()), label, system=True)
+
+
+@dataclass(frozen=True)
+class Declared:
+    incident: IncidentView
+    created: bool
+    paged: tuple[str, ...] = ()
+    channels: tuple[str, ...] = ()
+    unreachable: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What an action did, for the reply to the person who acted."""
+
+    incident: IncidentView
+    paged: tuple[str, ...] = ()
+
+
+class IncidentService:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        platforms: tuple[str, ...],
+        index: ComponentIndex | None = None,
+        default_locale: str = "en",
+        clock: Callable[[], datetime] = utcnow,
+        on_enqueue: Callable[[], None] | None = None,
+    ) -> None:
+        self._engine = engine
+        self._platforms = platforms
+        self._index = index or ComponentIndex()
+        self._locale = default_locale
+        self._clock = clock
+        self._on_enqueue = on_enqueue or (lambda: None)
+
+    def set_wakeup(self, on_enqueue: Callable[[], None]) -> None:
+        self._on_enqueue = on_enqueue
+
+    @contextmanager
+    def _unit(self) -> Iterator[Session]:
+        with session_scope(self._engine) as session:
+            yield session
+        self._on_enqueue()
+
+    # declaring ---------------------------------------------------------------------------
+    def declare(
+        self,
+        *,
+        level: str,
+        title: str,
+        actor: Actor,
+        component_query: str | None = None,
+        team_id: str | None = None,
+        description: str | None = None,
+        source: str = "chat",
+        declare_key: str | None = None,
+        fingerprint: str | None = None,
+        origin: dict[str, Any] | None = None,
+    ) -> Declared:
+        severity = parse_level(level)
+        title = check_title(title)
+        if description is not None and len(description) > MAX_DESCRIPTION_CHARS:
+            raise BadCommand(
+                "error.description_too_long", limit=MAX_DESCRIPTION_CHARS, length=len(description)
+            )
+        try:
+            with self._unit() as session:
+                existing = self._existing(session, declare_key, fingerprint)
+                if existing is not None:
+                    return Declared(self._view(session, existing), created=False)
+                component_id = self._component(session, component_query)
+                if component_id is None and team_id is None:
+                    raise BadCommand("error.incident_needs_component", level=severity, title=title)
+                return self._declare(
+                    session,
+                    severity=severity,
+                    title=title,
+                    actor=actor,
+                    component_id=component_id,
+                    team_id=team_id,
+                    description=description,
+                    source=source,
+                    declare_key=declare_key,
+                    fingerprint=fingerprint,
+                    origin=origin or {},
+                )
+        except IntegrityError:
+            # A concurrent twin (same declare key or alert fingerprint) committed first.
+            with session_scope(self._engine) as session:
+                existing = self._existing(session, declare_key, fingerprint)
+                if existing is None:
+                    raise
+                return Declared(self._view(session, existing), created=False)
+
+    def _existing(
+        self, session: Session, declare_key: str | None, fingerprint: str | None
+    ) -> Incident | None:
+        if declare_key:
+            found = session.exec(select(Incident).where(Incident.declare_key == declare_key))
+            if (incident := found.first()) is not None:
+                return incident
+        if fingerprint:
+            return session.exec(
+                select(Incident).where(
+                    Incident.fingerprint == fingerprint, col(Incident.status).in_(OPEN_STATES)
+                )
+            ).first()
+        return None
+
+    def _component(self, session: Session, query: str | None) -> str | None:
+        if not query:
+            return None
+        component_id = self._index.exact(session, query)
+        if component_id is None:
+            suggestions = self._index.suggest(session, query)
+            raise NotFound(
+                "error.unknown_component",
+                query=query,
+                suggestions=[(s.component_id, s.name) for s in suggestions],
+            )
+        return component_id
+
+    def _declare(
+        self,
+        session: Session,
+        *,
+        severity: str,
+        title: str,
+        actor: Actor,
+        component_id: str | None,
+        team_id: str | None,
+        description: str | None,
+        source: str,
+        declare_key: str | None,
+        fingerprint: str | None,
+        origin: dict[str, Any],
+    ) -> Declared:
+        policy = _current_policy(session)
+        level_policy = policy.severities[severity]  # type: ignore[index]
+        snapshot = org_snapshot(session, component_id=component_id, team_id=team_id)
+        now = self._clock()
+        incident = Incident(
+            severity=severity,
+            title=title,
+            description=description,
+            component_id=component_id,
+            team_id=responsible_team(snapshot) or team_id,
+            source=source,
+            declared_by=actor.label,
+            declared_at=now,
+            declare_key=declare_key,
+            fingerprint=fingerprint,
+            origin=origin,
+            policy={
+                "severities": {k: v.model_dump(mode="json") for k, v in policy.severities.items()}
+            },
+            next_escalation_at=_deadline(level_policy, now),
+        )
+        incident.previous_incident_id = self._previous(session, fingerprint)
+        session.add(incident)
+        session.flush()
+        plan = plan_pages([] if level_policy.backlog else level_policy.page, snapshot)
+        paged, unreachable = self._page(session, incident, plan, step=0)
+        channels: list[str] = []
+        if not level_policy.backlog:
+            if incident.team_id:
+                plan.add_channel(incident.team_id)
+            channels = self._post_cards(session, incident, plan.channels)
+        audit.record(
+            session,
+            actor=actor.label,
+            action="incident.declared",
+            subject=f"incident:{incident.id}",
+            severity=severity,
+            source=source,
+            component=component_id,
+            paged=paged,
+            unreachable=unreachable,
+        )
+        log.info(
+            "incident.declared",
+            incident=incident.id,
+            severity=severity,
+            paged=len(paged),
+            unreachable=len(unreachable),
+        )
+        return Declared(
+            self._view(session, incident), True, tuple(paged), tuple(channels), tuple(unreachable)
+        )
+
+    def _previous(self, session: Session, fingerprint: str | None) -> int | None:
+        if not fingerprint:
+            return None
+        return session.exec(
+            select(Incident.id)
+            .where(Incident.fingerprint == fingerprint, Incident.status == "resolved")
+            .order_by(col(Incident.id).desc())
+        ).first()
+
+    # paging ------------------------------------------------------------------------------
+    def _page(
+        self, session: Session, incident: Incident, plan: PagePlan, *, step: int
+    ) -> tuple[list[str], list[str]]:
+        """DM every planned person not yet paged; returns (paged names, unreachable names)."""
+        assert incident.id is not None
+        already = set(
+            session.exec(
+                select(IncidentResponder.person_id).where(
+                    IncidentResponder.incident_id == incident.id
+                )
+            ).all()
+        )
+        fresh = {p: why for p, why in plan.people.items() if p not in already}
+        people = people_by_id(session, fresh)
+        view = self._view(session, incident, extra_responders=list(fresh))
+        paged: list[str] = []
+        unreachable: list[str] = []
+        for person_id, reason in fresh.items():
+            person = people.get(person_id)
+            if person is None:
+                continue
+            session.add(
+                IncidentResponder(
+                    incident_id=incident.id,
+                    person_id=person_id,
+                    reason=reason[:200],
+                    step=step,
+                    paged_at=self._clock(),
+                )
+            )
+            locale = person.locale or self._locale
+            sent = False
+            for platform in self._platforms:
+                destination = _dm_destination(platform, person)
+                if destination is None:
+                    continue
+                kind, where = destination
+                outbox_id = outbox.enqueue(
+                    session,
+                    platform=platform,
+                    kind=kind,
+                    destination=where,
+                    reply=cards.page_card(view, locale, reason),
+                    locale=locale,
+                    dedupe_key=f"incident:{incident.id}:page:{person_id}:{platform}",
+                )
+                if outbox_id is not None:
+                    session.add(
+                        IncidentMessage(
+                            incident_id=incident.id,
+                            platform=platform,
+                            outbox_id=outbox_id,
+                            channel=person_id,
+                            person_id=person_id,
+                            locale=locale,
+                        )
+                    )
+                    sent = True
+            (paged if sent else unreachable).append(person.name)
+        return paged, unreachable
+
+    def _post_cards(self, session: Session, incident: Incident, team_ids: list[str]) -> list[str]:
+        assert incident.id is not None
+        view = self._view(session, incident)
+        posted: list[str] = []
+        for team_id in team_ids:
+            team = session.get(Team, team_id)
+            if team is None:
+                continue
+            for platform in self._platforms:
+                channel = _channel_of(platform, team)
+                if channel is None:
+                    continue
+                kind, where = (
+                    ("post", {"conversation": channel})
+                    if platform == "teams"
+                    else ("post", {"channel": channel})
+                )
+                outbox_id = outbox.enqueue(
+                    session,
+                    platform=platform,
+                    kind=kind,
+                    destination=where,
+                    reply=cards.incident_card(view, self._locale),
+                    locale=self._locale,
+                    dedupe_key=f"incident:{incident.id}:card:{platform}:{channel}",
+                )
+                if outbox_id is not None:
+                    session.add(
+                        IncidentMessage(
+                            incident_id=incident.id,
+                            platform=platform,
+                            outbox_id=outbox_id,
+                            channel=channel,
+                            locale=self._locale,
+                        )
+                    )
+                    if team.name not in posted:
+                        posted.append(team.name)
+        return posted
+
+    def _broadcast(
+        self, session: Session, incident: Incident, note_key: str | None, **params: Any
+    ) -> None:
+        """Edit every card of the incident in place and add a note to channel threads."""
+        session.flush()
+        view = self._view(session, incident)
+        messages = session.exec(
+            select(IncidentMessage)
+            .where(IncidentMessage.incident_id == incident.id)
+            .order_by(col(IncidentMessage.id))
+        ).all()
+        for message in messages:
+            order = f"incident:{incident.id}:message:{message.id}"
+            outbox.enqueue(
+                session,
+                platform=message.platform,
+                kind="update",
+                destination={},
+                reply=cards.incident_card(view, message.locale),
+                locale=message.locale,
+                depends_on=message.outbox_id,
+                ordering_key=order,
+            )
+            if note_key and message.person_id is None:
+                kind = "respond" if message.platform == "teams" else "post"
+                outbox.enqueue(
+                    session,
+                    platform=message.platform,
+                    kind=kind,
+                    destination={"thread": True},
+                    reply=cards.note(note_key, message.locale, **params),
+                    locale=message.locale,
+                    depends_on=message.outbox_id,
+                    ordering_key=order,
+                )
+
+    # acting on an incident ---------------------------------------------------------------
+    def acknowledge(self, incident_id: int, actor: Actor) -> Outcome:
+        with self._unit() as session:
+            incident = self._load(session, incident_id)
+            self._authorize(session, incident, actor)
+            now = self._clock()
+            claimed = self._transition(
+                session,
+                incident,
+                ("open",),
+                status="acknowledged",
+                acknowledged_at=now,
+                acknowledged_by=actor.label,
+                next_escalation_at=None,
+            )
+            if not claimed:
+                self._refuse(session, incident)
+            audit.record(
+                session,
+                actor=actor.label,
+                action="incident.acknowledged",
+                subject=f"incident:{incident_id}",
+                seconds_to_ack=(now - incident.declared_at).total_seconds(),
+            )
+            self._broadcast(session, incident, "incident.note.acknowledged", person=actor.label)
+            return Outcome(self._view(session, incident))
+
+    def resolve(self, incident_id: int, actor: Actor, *, note_key: str | None = None) -> Outcome:
+        with self._unit() as session:
+            incident = self._load(session, incident_id)
+            if not actor.system:
+                self._authorize(session, incident, actor)
+            now = self._clock()
+            if not self._transition(
+                session,
+                incident,
+                OPEN_STATES,
+                status="resolved",
+                resolved_at=now,
+                resolved_by=actor.label,
+                next_escalation_at=None,
+            ):
+                self._refuse(session, incident)
+            audit.record(
+                session,
+                actor=actor.label,
+                action="incident.resolved",
+                subject=f"incident:{incident_id}",
+                seconds_to_resolve=(now - incident.declared_at).total_seconds(),
+            )
+            self._broadcast(
+                session, incident, note_key or "incident.note.resolved", person=actor.label
+            )
+            return Outcome(self._view(session, incident))
+
+    def escalate(self, incident_id: int, actor: Actor) -> Outcome:
+        """Page the next escalation step now, by hand."""
+        with self._unit() as session:
+            incident = self._load(session, incident_id)
+            self._authorize(session, incident, actor)
+            if incident.status == "resolved":
+                self._refuse(session, incident)
+            paged = self._escalate_step(session, incident, actor=actor)
+            if paged is None:
+                return Outcome(self._view(session, incident))
+            return Outcome(self._view(session, incident), tuple(paged))
+
+    def change_severity(self, incident_id: int, level: str, actor: Actor) -> Outcome:
+        new = parse_level(level)
+        with self._unit() as session:
+            incident = self._load(session, incident_id)
+            self._authorize(session, incident, actor)
+            if incident.status == "resolved":
+                self._refuse(session, incident)
+            old = incident.severity
+            if new == old:
+                return Outcome(self._view(session, incident))
+            level_policy = _snapshot_policy(incident, new)
+            now = self._clock()
+            deadline = _deadline(level_policy, now) if incident.status == "open" else None
+            if not self._transition(
+                session,
+                incident,
+                OPEN_STATES,
+                severity=new,
+                escalation_step=0,
+                next_escalation_at=deadline,
+            ):
+                self._refuse(session, incident)
+            snapshot = org_snapshot(
+                session, component_id=incident.component_id, team_id=incident.team_id
+            )
+            plan = plan_pages([] if level_policy.backlog else level_policy.page, snapshot)
+            paged, unreachable = self._page(session, incident, plan, step=0)
+            if not level_policy.backlog and incident.team_id:
+                self._post_cards(session, incident, [incident.team_id])
+            audit.record(
+                session,
+                actor=actor.label,
+                action="incident.severity_changed",
+                subject=f"incident:{incident_id}",
+                old=old,
+                new=new,
+                paged=paged,
+                unreachable=unreachable,
+            )
+            self._broadcast(
+                session,
+                incident,
+                "incident.note.severity",
+                old=old.upper(),
+                new=new.upper(),
+                person=actor.label,
+            )
+            return Outcome(self._view(session, incident), tuple(paged))
+
+    def take_postmortem(self, incident_id: int, actor: Actor) -> Outcome:
+        with self._unit() as session:
+            incident = self._load(session, incident_id)
+            self._authorize(session, incident, actor)
+            if not self._transition(
+                session,
+                incident,
+                (*OPEN_STATES, "resolved"),
+                postmortem_owner=actor.viewer.person_id or actor.label,
+            ):
+                self._refuse(session, incident)
+            audit.record(
+                session,
+                actor=actor.label,
+                action="incident.postmortem_owner",
+                subject=f"incident:{incident_id}",
+            )
+            self._broadcast(session, incident, "incident.note.postmortem", person=actor.label)
+            return Outcome(self._view(session, incident))
+
+    # escalation --------------------------------------------------------------------------
+    def escalate_due(self) -> int:
+        """The scheduler's sweep: escalate every open incident past its deadline, once.
+
+        Candidates are read first; each is then escalated in its own transaction, locked
+        with SKIP LOCKED on PostgreSQL and guarded by a compare-and-set on both backends, so
+        two replicas sweeping together page each step exactly once.
+        """
+        now = self._clock()
+        with session_scope(self._engine) as session:
+            due = session.exec(
+                select(Incident.id)
+                .where(Incident.status == "open", col(Incident.next_escalation_at) <= now)
+                .order_by(col(Incident.next_escalation_at))
+                .limit(SWEEP_BATCH)
+            ).all()
+        done = 0
+        for incident_id in due:
+            try:
+                with self._unit() as session:
+                    incident = session.exec(
+                        select(Incident)
+                        .where(
+                            Incident.id == incident_id,
+                            Incident.status == "open",
+                            col(Incident.next_escalation_at) <= now,
+                        )
+                        .with_for_update(skip_locked=True)
+                    ).first()
+                    if incident is None:
+                        continue
+                    if self._escalate_step(session, incident, actor=None) is not None:
+                        done += 1
+            except Exception:
+                log.exception("incident.escalation_failed", incident=incident_id)
+        return done
+
+    def _escalate_step(
+        self, session: Session, incident: Incident, *, actor: Actor | None
+    ) -> list[str] | None:
+        """Page escalation step `escalation_step`; None when no step is left."""
+        level_policy = _snapshot_policy(incident, incident.severity)
+        step = incident.escalation_step
+        steps = level_policy.escalate_to
+        now = self._clock()
+        if step >= len(steps):
+            # A deadline passed with nobody left to page: say so once, and stop sweeping it.
+            if actor is None and self._transition(
+                session, incident, ("open",), next_escalation_at=None, expect_step=step
+            ):
+                audit.record(
+                    session,
+                    actor="scheduler",
+                    action="incident.escalation_exhausted",
+                    subject=f"incident:{incident.id}",
+                )
+                self._broadcast(session, incident, "incident.note.exhausted")
+            return None
+        deadline = _deadline(level_policy, now) if incident.status == "open" else None
+        if not self._transition(
+            session,
+            incident,
+            OPEN_STATES,
+            escalation_step=step + 1,
+            next_escalation_at=deadline,
+            expect_step=step,
+        ):
+            return None
+        snapshot = org_snapshot(
+            session, component_id=incident.component_id, team_id=incident.team_id
+        )
+        plan = plan_pages([steps[step]], snapshot)
+        paged, unreachable = self._page(session, incident, plan, step=step + 1)
+        if plan.channels:
+            self._post_cards(session, incident, plan.channels)
+        label = actor.label if actor else "scheduler"
+        audit.record(
+            session,
+            actor=label,
+            action="incident.escalated",
+            subject=f"incident:{incident.id}",
+            step=step + 1,
+            target=steps[step],
+            paged=paged,
+            unreachable=unreachable,
+        )
+        people = ", ".join(paged) or steps[step]
+        if actor is None:
+            self._broadcast(
+                session, incident, "incident.note.escalated", people=people, step=step + 1
+            )
+        else:
+            self._broadcast(
+                session, incident, "incident.note.escalated_by", person=actor.label, people=people
+            )
+        log.info("incident.escalated", incident=incident.id, step=step + 1, paged=len(paged))
+        return paged
+
+    # reading -----------------------------------------------------------------------------
+    def get(self, incident_id: int) -> IncidentView:
+        with session_scope(self._engine) as session:
+            return self._view(session, self._load(session, incident_id))
+
+    def open_incidents(self, limit: int = 10) -> list[IncidentView]:
+        with session_scope(self._engine) as session:
+            rows = session.exec(
+                select(Incident)
+                .where(col(Incident.status).in_(OPEN_STATES))
+                .order_by(col(Incident.id).desc())
+                .limit(limit)
+            ).all()
+            return [self._view(session, row) for row in rows]
+
+    def find_for(self, actor: Actor) -> int:
+        """The one open incident `actor` responds to, for `incident ack` without a number."""
+        with session_scope(self._engine) as session:
+            if actor.viewer.person_id is None:
+                raise BadCommand("error.which_incident")
+            ids = session.exec(
+                select(Incident.id)
+                .join(IncidentResponder, col(IncidentResponder.incident_id) == col(Incident.id))
+                .where(
+                    IncidentResponder.person_id == actor.viewer.person_id,
+                    col(Incident.status).in_(OPEN_STATES),
+                )
+            ).all()
+            if len(ids) != 1 or ids[0] is None:
+                raise BadCommand("error.which_incident")
+            return ids[0]
+
+    def search(
+        self,
+        *,
+        status: str | None = None,
+        severity: str | None = None,
+        component: str | None = None,
+        limit: int = 500,
+    ) -> list[IncidentView]:
+        with session_scope(self._engine) as session:
+            query = select(Incident)
+            if status:
+                query = query.where(Incident.status == status)
+            if severity:
+                query = query.where(Incident.severity == severity)
+            if component:
+                component_id = self._component(session, component)
+                query = query.where(Incident.component_id == component_id)
+            rows = session.exec(query.order_by(col(Incident.id).desc()).limit(limit)).all()
+            return [self._view(session, row) for row in rows]
+
+    def open_by_fingerprint(self, fingerprint: str) -> int | None:
+        with session_scope(self._engine) as session:
+            found = self._existing(session, None, fingerprint)
+            return found.id if found else None
+
+    # helpers -----------------------------------------------------------------------------
+    def _load(self, session: Session, incident_id: int) -> Incident:
+        incident = session.get(Incident, incident_id)
+        if incident is None:
+            raise NotFound("error.incident_not_found", ref=f"INC-{incident_id}")
+        return incident
+
+    def _authorize(self, session: Session, incident: Incident, actor: Actor) -> None:
+        """Responders, the Responsible team and the Accountable people may act."""
+        person = actor.viewer.person_id
+        if actor.system:
+            return
+        if person is not None:
+            responder = session.get(IncidentResponder, (incident.id, person))
+            snapshot: OrgSnapshot = org_snapshot(
+                session, component_id=incident.component_id, team_id=incident.team_id
+            )
+            if responder is not None or person in insiders(snapshot):
+                return
+        raise Forbidden("error.not_a_responder", ref=f"INC-{incident.id}")
+
+    def _transition(
+        self,
+        session: Session,
+        incident: Incident,
+        allowed: tuple[str, ...],
+        *,
+        expect_step: int | None = None,
+        **values: Any,
+    ) -> bool:
+        """Compare-and-set: apply `values` only if the incident is still in `allowed`."""
+        statement = update(Incident).where(
+            col(Incident.id) == incident.id, col(Incident.status).in_(allowed)
+        )
+        if expect_step is not None:
+            statement = statement.where(col(Incident.escalation_step) == expect_step)
+        result = session.execute(
+            statement.values(**values).execution_options(synchronize_session=False)
+        )
+        session.refresh(incident)
+        return bool(getattr(result, "rowcount", 0))
+
+    def _refuse(self, session: Session, incident: Incident) -> None:
+        session.refresh(incident)
+        ref = f"INC-{incident.id}"
+        if incident.status == "resolved":
+            raise InvalidTransition("error.incident_already_resolved", ref=ref)
+        raise InvalidTransition(
+            "error.incident_already_acknowledged", ref=ref, person=incident.acknowledged_by or "?"
+        )
+
+    def _view(
+        self, session: Session, incident: Incident, *, extra_responders: list[str] | None = None
+    ) -> IncidentView:
+        assert incident.id is not None
+        component = session.get(Component, incident.component_id) if incident.component_id else None
+        team = session.get(Team, incident.team_id) if incident.team_id else None
+        responder_ids = list(
+            session.exec(
+                select(IncidentResponder.person_id)
+                .where(IncidentResponder.incident_id == incident.id)
+                .order_by(col(IncidentResponder.step), col(IncidentResponder.paged_at))
+            ).all()
+        )
+        for extra in extra_responders or []:
+            if extra not in responder_ids:
+                responder_ids.append(extra)
+        names = people_by_id(session, responder_ids)
+        owner = (
+            session.get(Person, incident.postmortem_owner) if incident.postmortem_owner else None
+        )
+        meaning = _snapshot_policy(incident, incident.severity).meaning
+        return IncidentView(
+            id=incident.id,
+            severity=incident.severity,
+            status=incident.status,
+            title=incident.title,
+            description=incident.description,
+            meaning=meaning,
+            component_id=incident.component_id,
+            component_name=component.name if component else None,
+            team_id=incident.team_id,
+            team_name=team.name if team else None,
+            source=incident.source,
+            declared_by=incident.declared_by,
+            declared_at=incident.declared_at,
+            acknowledged_by=incident.acknowledged_by,
+            acknowledged_at=incident.acknowledged_at,
+            resolved_by=incident.resolved_by,
+            resolved_at=incident.resolved_at,
+            ack_deadline=incident.next_escalation_at,
+            runbook=component.runbook if component else None,
+            responders=tuple(names[p].name for p in responder_ids if p in names),
+            postmortem_owner=owner.name if owner else incident.postmortem_owner,
+        )
+
+
+def _current_policy(session: Session) -> Policy:
+    latest = session.exec(
+        select(ConfigRevision).order_by(col(ConfigRevision.id).desc()).limit(1)
+    ).first()
+    return Policy.model_validate(latest.policy) if latest else Policy()
+
+
+def _snapshot_policy(incident: Incident, level: str) -> SeverityPolicy:
+    """The severity rules as they were when the incident was declared."""
+    data = (incident.policy or {}).get("severities", {}).get(level)
+    if data is None:
+        return Policy().severities[level]  # type: ignore[index]
+    return SeverityPolicy.model_validate(data)
+
+
+def _deadline(level_policy: SeverityPolicy, now: datetime) -> datetime | None:
+    if level_policy.backlog or not level_policy.ack_within:
+        return None
+    return now + parse_duration(level_policy.ack_within)
+
+
+def _dm_destination(platform: str, person: Person) -> tuple[str, dict[str, Any]] | None:
+    if platform == "slack" and person.slack_id:
+        return "dm", {"user": person.slack_id}
+    if platform == "teams" and person.teams_id:
+        return "post", {"conversation": person.teams_id}
+    if platform == "console":
+        return "post", {"user": person.id}
+    return None
+
+
+def _channel_of(platform: str, team: Team) -> str | None:
+    if platform == "slack":
+        return team.slack_channel
+    if platform == "teams":
+        return team.teams_channel
+    if platform == "console":
+        return f"#{team.id}"
+    return None
