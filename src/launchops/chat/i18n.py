@@ -20,9 +20,23 @@ DEFAULT_LOCALE = "en"
 
 @cache
 def catalogue(locale: str) -> dict[str, str]:
-    text = (resources.files("launchops.chat") / "locales" / f"{locale}.yaml").read_text("utf-8")
-    data = yaml.safe_load(text) or {}
-    return {str(k): str(v) for k, v in _flatten(data).items()}
+    """`<lang>.yaml` plus any `<lang>.<part>.yaml` (one part per feature area, so each area
+    keeps its sentences together); a key defined twice is a mistake and fails loudly."""
+    folder = resources.files("launchops.chat") / "locales"
+    names = sorted(
+        entry.name
+        for entry in folder.iterdir()
+        if entry.name == f"{locale}.yaml"
+        or (entry.name.startswith(f"{locale}.") and entry.name.endswith(".yaml"))
+    )
+    merged: dict[str, str] = {}
+    for name in names:
+        data = yaml.safe_load((folder / name).read_text("utf-8")) or {}
+        for key, value in _flatten(data).items():
+            if key in merged:
+                raise ValueError(f"message key {key!r} is defined twice ({name})")
+            merged[str(key)] = str(value)
+    return merged
 
 
 def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
