@@ -16,6 +16,7 @@ from launchops.config import ConfigError, load_config
 from launchops.config.loader import CATALOG_FILE, POLICY_FILE
 from launchops.services.config_sync import sync_config
 from launchops.services.incidents import IncidentService
+from launchops.services.messaging import MessagingService
 
 log = structlog.get_logger(__name__)
 CONFIG_POLL_SECONDS = 30
@@ -63,7 +64,9 @@ class ConfigReloader:
 
 
 def build_scheduler(
-    reloader: ConfigReloader | None, incidents: IncidentService | None
+    reloader: ConfigReloader | None,
+    incidents: IncidentService | None,
+    messaging: MessagingService | None = None,
 ) -> BackgroundScheduler:
     """Jobs are safe to run on every replica: the escalation sweep claims each step in the
     store (SKIP LOCKED / compare-and-set), so no leader election is needed for it."""
@@ -83,6 +86,15 @@ def build_scheduler(
             "interval",
             seconds=ESCALATION_SWEEP_SECONDS,
             id="escalation-sweep",
+            max_instances=1,
+            coalesce=True,
+        )
+    if messaging is not None:
+        scheduler.add_job(
+            messaging.forget_receipts,
+            "interval",
+            hours=1,
+            id="receipt-cleanup",
             max_instances=1,
             coalesce=True,
         )

@@ -34,7 +34,11 @@ def _handler_name(request: Request) -> str:
 def create_app(ctx: AppContext, *, run_dispatcher: bool = True) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        scheduler = build_scheduler(ctx.config_reloader, ctx.incidents) if run_dispatcher else None
+        scheduler = (
+            build_scheduler(ctx.config_reloader, ctx.incidents, ctx.messaging)
+            if run_dispatcher
+            else None
+        )
         if run_dispatcher:
             ctx.dispatcher.start()
         if scheduler is not None:

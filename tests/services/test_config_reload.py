@@ -40,3 +40,16 @@ def test_reload_keeps_last_good_then_takes_a_fixed_edit(engine: Engine, tmp_path
     assert reloader.check() is True
     answer = ownership.who_owns("rag", ANONYMOUS, shared=False)
     assert answer.oncall is not None and answer.oncall.name == "Carol Jones"
+
+
+def test_old_inbound_receipts_are_forgotten(engine: Engine) -> None:
+    from datetime import timedelta
+
+    from launchops.services.messaging import MessagingService
+
+    messaging = MessagingService(engine)
+    assert messaging.first_time("slack:event:Ev1")
+    assert not messaging.first_time("slack:event:Ev1")
+    assert messaging.forget_receipts(older_than=timedelta(days=1)) == 0
+    assert messaging.forget_receipts(older_than=timedelta(seconds=-1)) == 1
+    assert messaging.first_time("slack:event:Ev1")

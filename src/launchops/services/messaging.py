@@ -4,16 +4,21 @@ conversation references that let the bot speak first (Teams proactive messages).
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import delete
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
 
 from launchops.chat.reply import Reply
 from launchops.delivery import outbox
 from launchops.store import session_scope
 from launchops.store.models import ConversationRef, InboundReceipt
 from launchops.store.types import utcnow
+
+RECEIPT_RETENTION = timedelta(days=2)
 
 
 class MessagingService:
@@ -58,6 +63,16 @@ class MessagingService:
         except IntegrityError:
             return False
         return True
+
+    def forget_receipts(self, older_than: timedelta = RECEIPT_RETENTION) -> int:
+        """Drop receipts older than any platform retries (Slack: minutes), so the table stays
+        small; returns how many went."""
+        cutoff = utcnow() - older_than
+        with session_scope(self._engine) as session:
+            result = session.execute(
+                delete(InboundReceipt).where(col(InboundReceipt.seen_at) < cutoff)
+            )
+            return int(getattr(result, "rowcount", 0) or 0)
 
     def remember_conversation(self, platform: str, key: str, reference: dict[str, Any]) -> None:
         with session_scope(self._engine) as session:
