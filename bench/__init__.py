@@ -23,7 +23,20 @@ class Options:
     # A miss scores every name in rapidfuzz (~30 ms at 10,000 components on a 2-core box), so
     # 2,000 of them would make the run too long to wait for; 500 still give a readable p99.
     fuzzy_lookups: int = 500
+    # incident_ack: signed `/incident` requests per case, and how many are in flight at once.
+    ack_requests: int = 2_000
+    ack_concurrency: int = 16
+    # page_fanout: the people one P0 pages (on-call rotas of five).
+    responders: int = 200
+    page_rounds: int = 5  # P0s declared, each a row's candidate: the median one is shown
     postgres_url: str | None = None  # an admin URL; a throwaway database is made on it
 
 
-QUICK = Options(components=1_000, lookups=200, fuzzy_lookups=100)
+QUICK = Options(
+    components=1_000,
+    lookups=200,
+    fuzzy_lookups=100,
+    ack_requests=200,
+    responders=20,
+    page_rounds=3,
+)

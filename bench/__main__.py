@@ -27,7 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help=f"a smaller run: {QUICK.components:,} components, {QUICK.lookups:,} lookups per case",
+        help=f"a smaller run: {QUICK.components:,} components, {QUICK.lookups:,} lookups per "
+        f"case, {QUICK.ack_requests:,} slash commands, a P0 to {QUICK.responders} responders",
     )
     parser.add_argument(
         "--postgres",

@@ -1,0 +1,391 @@
+"""A P0 page to 200 responders through the outbox, beside the same messages sent directly.
+
+A P0 pages everyone on call plus the Accountable owner: one DM each (conversations.open, then
+chat.postMessage) and a post in the responsible team's channel. The declaration writes those
+messages as outbox rows in its own transaction; the dispatcher, wired and configured exactly as
+`build_context` wires it, claims them in batches and sends them with the real SlackSender to a
+loopback Slack Web API. The clock starts at the declaration's commit and stops when the fake
+has received the last page. The baseline sends the same rendered messages with slack_sdk's
+WebClient in a plain loop, no store at all, to the same fake in the same run: the ratio is
+what durability (claim, send, record, one row at a time) costs on top of the HTTP calls.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import statistics
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Self
+
+import structlog
+from slack_sdk import WebClient
+from sqlalchemy import select
+
+from bench import Options
+from bench._slack_fake import Call, SlackFake
+from bench.owner_lookup import postgres_database, sig3
+from launchops.adapters.slack.render import render as render_slack
+from launchops.chat.reply import Reply
+from launchops.config.models import OrgConfig
+from launchops.delivery.outbox import outbox_table
+from launchops.main import build_context
+from launchops.services.config_sync import sync_config
+from launchops.services.incidents import Actor, Declared
+from launchops.settings import Settings
+from launchops.store import make_engine, upgrade_schema
+
+ON_CALL = 5  # people per team rota
+COMPONENT = "checkout-api"
+BOT_TOKEN = "xoxb-bench-token"
+DELIVERY_TIMEOUT = 120.0  # seconds for every page to reach the fake
+WARMUP_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True)
+class Message:
+    """One outbox row of the P0, as the baseline re-sends it."""
+
+    kind: str  # dm | post
+    target: str  # the Slack user (dm) or channel (post)
+    payload: dict[str, Any]
+
+    @property
+    def channel(self) -> str:
+        """Where its chat.postMessage lands: the fake opens DMs as `D<user>`."""
+        return f"D{self.target}" if self.kind == "dm" else self.target
+
+
+@dataclass(frozen=True)
+class Round:
+    """One P0 (or one loop): each page's arrival, ms after the start, and every call made."""
+
+    arrivals_ms: tuple[float, ...]
+    calls: list[Call]
+
+
+@dataclass(frozen=True)
+class Case:
+    """Per round, when each page's chat.postMessage reached the fake (ms after the start).
+
+    A round is one P0 (or one loop over its messages); the row shows the median round by
+    total time, so one hiccup of a shared runner does not make the figure.
+    """
+
+    label: str
+    rounds: tuple[tuple[float, ...], ...]
+
+    @property
+    def arrivals_ms(self) -> tuple[float, ...]:
+        ranked = sorted((r for r in self.rounds if r), key=max)
+        return ranked[(len(ranked) - 1) // 2] if ranked else ()
+
+    def percentile(self, p: int) -> float:
+        arrivals = self.arrivals_ms
+        if len(arrivals) == 1:
+            return arrivals[0]
+        return statistics.quantiles(arrivals, n=100, method="inclusive")[p - 1]
+
+    @property
+    def first(self) -> float:
+        return min(self.arrivals_ms)
+
+    @property
+    def total(self) -> float:
+        return max(self.arrivals_ms)
+
+    def totals(self) -> str:
+        return " / ".join(sig3(max(r)) if r else "—" for r in self.rounds)
+
+
+@contextmanager
+def json_logs_to(path: Path) -> Iterator[None]:
+    """Log as `launchops serve` does (JSON lines) but into `path`, not over the report.
+
+    The rendering stays in the measured path, as in production; the previous structlog
+    configuration is restored afterwards (the test suite shares the process).
+    """
+    saved = structlog.get_config()
+    with path.open("w", encoding="utf-8") as log:
+        structlog.configure(
+            processors=[
+                structlog.contextvars.merge_contextvars,
+                structlog.processors.add_log_level,
+                structlog.processors.TimeStamper(fmt="iso", utc=True),
+                structlog.processors.format_exc_info,
+                structlog.processors.JSONRenderer(),
+            ],
+            logger_factory=structlog.PrintLoggerFactory(file=log),
+            cache_logger_on_first_use=False,
+        )
+        try:
+            yield
+        finally:
+            structlog.configure(**saved)
+
+
+def build_org(responders: int) -> OrgConfig:
+    """`responders` people in on-call rotas of five; the P0's Accountable owner is one of them.
+
+    Built in code and checked by the real config models, as `make run` would check YAML. The
+    policy is the default one, whose P0 pages `oncall_all` and `accountable`.
+    """
+    if responders < 1:
+        raise ValueError("a P0 needs at least one responder")
+    teams_needed = math.ceil(responders / ON_CALL)
+    people = [
+        {"id": f"responder-{n:03d}", "name": f"Responder {n:03d}", "slack": f"U{n:06d}"}
+        for n in range(responders)
+    ]
+    teams = []
+    for number in range(teams_needed):
+        rota = [p["id"] for p in people[number * ON_CALL : (number + 1) * ON_CALL]]
+        teams.append(
+            {
+                "id": f"team-{number:02d}",
+                "name": f"Team {number:02d}",
+                "channel": {"slack": f"C{number:06d}"},
+                "oncall": rota,
+                "members": rota,
+            }
+        )
+    component = {
+        "id": COMPONENT,
+        "name": "Checkout API",
+        "area": "infra",
+        "runbook": "https://wiki.example/runbooks/checkout-api",
+        "raci": {"responsible": "team-00", "accountable": "responder-000"},
+    }
+    return OrgConfig.model_validate(
+        {"catalog": {"people": people, "teams": teams, "components": [component]}, "policy": {}}
+    )
+
+
+def _arrivals(calls: Sequence[Call], channels: set[str], since: float) -> tuple[float, ...]:
+    """Per expected channel, when its first chat.postMessage arrived (ms after `since`)."""
+    first: dict[str, float] = {}
+    for call in calls:
+        if call.method == "chat.postMessage" and call.channel in channels:
+            first.setdefault(call.channel, call.at)
+    return tuple((at - since) * 1000 for at in first.values())
+
+
+def _posted_to(channels: set[str]) -> Callable[[list[Call]], bool]:
+    def done(calls: list[Call]) -> bool:
+        seen = {c.channel for c in calls if c.method == "chat.postMessage"}
+        return channels <= seen
+
+    return done
+
+
+def _call_counts(calls: Sequence[Call]) -> str:
+    counts = Counter(call.method for call in calls)
+    return ", ".join(f"{n:,} {method}" for method, n in sorted(counts.items())) or "none"
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count:,} {word}{'' if count == 1 else 's'}"
+
+
+class LiveBot:
+    """The bot's own wiring (`build_context`) over `url`, paging through the fake Web API."""
+
+    def __init__(self, url: str, fake: SlackFake) -> None:
+        settings = Settings(
+            _env_file=None,
+            LAUNCHOPS_DATABASE_URL=url,
+            LAUNCHOPS_CHAT_PLATFORMS="slack",
+            SLACK_BOT_TOKEN=BOT_TOKEN,
+            SLACK_SIGNING_SECRET="bench-signing-secret",
+            SLACK_API_URL=fake.url,
+            MicrosoftAppId="",
+        )
+        self.ctx = build_context(settings)
+        self.commits: list[float] = []
+        self.ctx.incidents.set_wakeup(self._committed)
+        self.stopped = False
+
+    def _committed(self) -> None:
+        """IncidentService calls this right after a transaction with outbox rows commits."""
+        self.commits.append(time.perf_counter())
+        self.ctx.dispatcher.wake()
+
+    def __enter__(self) -> Self:
+        self.ctx.dispatcher.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stopped = self.ctx.dispatcher.stop()
+        self.ctx.close()
+
+    def settings(self) -> str:
+        d = self.ctx.dispatcher
+        return (
+            f"one thread, batch_size={d._batch_size}, poll_interval={d._poll_interval:g} s\n"
+            f"  (a commit wakes it at once), claim_ttl={d._claim_ttl.total_seconds():g} s, "
+            f"max_attempts={d._max_attempts}"
+        )
+
+    def declare(self, level: str, title: str) -> tuple[Declared, list[Message], float, float]:
+        """(declared, its outbox messages, perf_counter at commit, ms the declaration took)."""
+        self.commits.clear()
+        started = time.perf_counter()
+        declared = self.ctx.incidents.declare(
+            level=level, title=title, actor=Actor.system_actor("bench"), component_query=COMPONENT
+        )
+        committed = self.commits[0]
+        return (
+            declared,
+            self._messages(declared.incident.id),
+            committed,
+            (committed - started) * 1000,
+        )
+
+    def _messages(self, incident_id: int) -> list[Message]:
+        o = outbox_table
+        with self.ctx.engine.connect() as conn:
+            rows = conn.execute(
+                select(o.c.kind, o.c.destination, o.c.payload)
+                .where(o.c.dedupe_key.like(f"incident:{incident_id}:%"))
+                .order_by(o.c.id)
+            ).all()
+        messages = []
+        for kind, destination, payload in rows:
+            if kind == "dm":
+                messages.append(Message("dm", destination["user"], payload))
+            elif kind == "post" and destination.get("channel"):
+                messages.append(Message("post", destination["channel"], payload))
+        return messages
+
+
+def send_directly(client: WebClient, messages: Sequence[Message], fake: SlackFake) -> Round:
+    """The same messages, rendered and sent by WebClient in a loop: no outbox, no store."""
+    fake.clear()
+    started = time.perf_counter()
+    for message in messages:
+        body = render_slack(Reply.model_validate(message.payload))
+        channel = message.target
+        if message.kind == "dm":
+            channel = client.conversations_open(users=message.target)["channel"]["id"]
+        client.chat_postMessage(channel=channel, **body)
+    calls = fake.calls()
+    return Round(_arrivals(calls, {m.channel for m in messages}, started), calls)
+
+
+def measure(url: str, rounds: int) -> tuple[list[Case], list[str]]:
+    """`rounds` P0s through the outbox, each followed by its messages sent directly."""
+    outbox: list[Round] = []
+    direct: list[Round] = []
+    commit_ms: list[float] = []
+    expected = Counter[str]()
+    delivered = Counter[str]()
+    paged = unreachable = 0
+    with SlackFake() as fake:
+        client = WebClient(token=BOT_TOKEN, base_url=fake.url, retry_handlers=[])
+        with LiveBot(url, fake) as bot:
+            # Untimed: a P2 (one DM, one channel post) and one direct DM warm both paths up.
+            _, warm, _, _ = bot.declare("p2", "page fan-out warm-up")
+            if not fake.wait_until(_posted_to({m.channel for m in warm}), WARMUP_TIMEOUT):
+                raise RuntimeError("the warm-up page did not arrive")
+            client.conversations_open(users="UWARMUP")
+            for number in range(rounds):
+                fake.clear()
+                declared, messages, committed, took_ms = bot.declare(
+                    "p0", f"checkout is down for everyone (round {number + 1})"
+                )
+                channels = {m.channel for m in messages}
+                fake.wait_until(_posted_to(channels), DELIVERY_TIMEOUT)
+                calls = fake.calls()
+                outbox.append(Round(_arrivals(calls, channels, committed), calls))
+                commit_ms.append(took_ms)
+                paged, unreachable = len(declared.paged), len(declared.unreachable)
+                for kind in ("dm", "post"):
+                    wanted = {m.channel for m in messages if m.kind == kind}
+                    expected[kind] += len(wanted)
+                    delivered[kind] += len(_arrivals(calls, wanted, 0.0))
+                direct.append(send_directly(client, messages, fake))
+        settings = bot.settings() + ("" if bot.stopped else "; it did not stop in time")
+    dms, posts = expected["dm"] // rounds, expected["post"] // rounds
+    base = Case("baseline: WebClient loop, no outbox", tuple(r.arrivals_ms for r in direct))
+    timed = Case("outbox: commit → dispatcher → Slack", tuple(r.arrivals_ms for r in outbox))
+    outbox_calls, direct_calls = _call_counts(outbox[-1].calls), _call_counts(direct[-1].calls)
+    notes = [
+        f"each P0: {paged:,} paged, {unreachable:,} unreachable, "
+        f"{_plural(dms, 'DM')} + {_plural(posts, 'channel post')} queued; "
+        f"declare() took {' / '.join(sig3(ms) for ms in commit_ms)} ms",
+        f"delivered through the outbox: {delivered['dm']:,} of {expected['dm']:,} DMs, "
+        f"{delivered['post']:,} of {_plural(expected['post'], 'channel post')}"
+        + ("" if delivered == expected else f" (waited up to {DELIVERY_TIMEOUT:g} s a round)"),
+        f"Slack calls a round, both cases: {outbox_calls}"
+        if outbox_calls == direct_calls
+        else f"Slack calls a round: outbox {outbox_calls}; baseline {direct_calls}",
+        f"total ms of each round: outbox {timed.totals()}; baseline {base.totals()}",
+        f"dispatcher as build_context wires it: {settings}",
+    ]
+    return [base, timed], notes
+
+
+def render(title: str, cases: Sequence[Case], notes: Sequence[str]) -> str:
+    base = cases[0]
+    width = max(len(c.label) for c in cases)
+    lines = [
+        title,
+        f"{'case':<{width}} {'msgs':>5} {'first ms':>9} {'p50 ms':>8} {'p99 ms':>8}"
+        f" {'total ms':>9} {'p50×base':>9} {'p99×base':>9} {'total×base':>11}",
+    ]
+    for case in cases:
+        if not case.arrivals_ms:
+            lines.append(f"{case.label:<{width}} {0:>5}  (nothing arrived)")
+            continue
+        lines.append(
+            f"{case.label:<{width}} {len(case.arrivals_ms):>5,} {sig3(case.first):>9}"
+            f" {sig3(case.percentile(50)):>8} {sig3(case.percentile(99)):>8}"
+            f" {sig3(case.total):>9}"
+            f" {sig3(case.percentile(50) / base.percentile(50)):>9}"
+            f" {sig3(case.percentile(99) / base.percentile(99)):>9}"
+            f" {sig3(case.total / base.total):>11}"
+        )
+    lines += notes
+    return "\n".join(lines)
+
+
+def run(options: Options) -> str:
+    config = build_org(options.responders)
+    rotas = len(config.catalog.teams)
+    sizes = f"{options.responders:,} responders in {_plural(rotas, 'on-call rota')} of {ON_CALL}"
+    footer = [
+        f"P0 policy pages {' + '.join(config.policy.severities['p0'].page)}; each row is the "
+        f"median of {_plural(options.page_rounds, 'round')} by total",
+        "ms from the start (the commit; the loop's first call) to each page's chat.postMessage",
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs at start",
+    ]
+    reports = []
+    with (
+        tempfile.TemporaryDirectory(prefix="launchops-bench-") as directory,
+        json_logs_to(Path(directory) / "launchops.log"),
+    ):
+        url = f"sqlite:///{directory}/bench.db"
+        title = f"P0 page fan-out — {sizes}, SQLite"
+        reports.append(_one(url, config, title, footer, options.page_rounds))
+        if options.postgres_url:
+            with postgres_database(options.postgres_url) as url:
+                title = f"P0 page fan-out — {sizes}, PostgreSQL"
+                reports.append(_one(url, config, title, footer, options.page_rounds))
+    return "\n\n".join(reports)
+
+
+def _one(url: str, config: OrgConfig, title: str, footer: list[str], rounds: int) -> str:
+    upgrade_schema(url)
+    engine = make_engine(url)
+    try:
+        sync_config(engine, config, source="bench", actor="bench")
+    finally:
+        engine.dispose()
+    cases, notes = measure(url, rounds)
+    return render(title, cases, notes + footer)
