@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
+CLAIM_TTL_SECONDS = 30.0
+
 
 @dataclass
 class AppContext:
@@ -74,14 +76,16 @@ def build_context(
     if with_chat_adapters:
         from launchops.adapters.teams.app import TeamsAdapter
 
-        teams = TeamsAdapter(settings, chat=chat, messaging=messaging)
+        teams = TeamsAdapter(settings, chat=chat, messaging=messaging, ownership=ownership)
         senders["teams"] = teams.sender
         if settings.slack_enabled:
             from launchops.adapters.slack.app import SlackAdapter
 
-            slack = SlackAdapter(settings, chat=chat, messaging=messaging)
+            slack = SlackAdapter(settings, chat=chat, messaging=messaging, ownership=ownership)
             senders["slack"] = slack.sender
-    dispatcher = Dispatcher(engine, senders)
+    # A crashed replica's claims come back after CLAIM_TTL: above every sender's HTTP timeout
+    # (Slack 10 s, Teams 15 s), short enough that a page caught in a crash is not late.
+    dispatcher = Dispatcher(engine, senders, claim_ttl=CLAIM_TTL_SECONDS)
     messaging.set_wakeup(dispatcher.wake)
     incidents.set_wakeup(dispatcher.wake)
     return AppContext(

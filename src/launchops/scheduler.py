@@ -22,8 +22,6 @@ log = structlog.get_logger(__name__)
 CONFIG_POLL_SECONDS = 30
 # Escalations must leave within 10 s of their deadline (DESIGN.md §5).
 ESCALATION_SWEEP_SECONDS = 1.0
-# Escalations must leave within 10 s of their deadline (DESIGN.md §5).
-ESCALATION_SWEEP_SECONDS = 1.0
 
 
 class ConfigReloader:

@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.routing import Match
 
 from launchops import __version__
+from launchops.api import api_router
 from launchops.main import AppContext
 from launchops.metrics import HTTP_ERRORS, HTTP_LATENCY, HTTP_REQUESTS
 from launchops.scheduler import build_scheduler
@@ -112,4 +113,5 @@ def create_app(ctx: AppContext, *, run_dispatcher: bool = True) -> FastAPI:
             return JSONResponse({"detail": "Teams is not configured"}, status_code=503)
         return await ctx.teams.handle(request)
 
+    app.include_router(api_router(ctx))
     return app

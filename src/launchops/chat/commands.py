@@ -14,6 +14,7 @@ import structlog
 
 from launchops.chat import incident_views, views
 from launchops.chat.grammar import (
+    Command,
     DeclareIncident,
     Help,
     IncidentAction,
@@ -43,6 +44,16 @@ class Asker:
     request_key: str | None = None  # the platform's id for this request, for de-duplication
 
 
+@dataclass(frozen=True)
+class Answer:
+    """What `ChatCore.answer` made of a request: the reply, and what an adapter needs beyond it."""
+
+    reply: Reply
+    locale: str
+    command: Command | None = None  # None when the text could not be parsed
+    error: LaunchOpsError | None = None  # set when the request failed (the reply says why)
+
+
 class ChatCore:
     def __init__(
         self,
@@ -61,20 +72,29 @@ class ChatCore:
         return viewer.locale or self._default_locale
 
     def handle(self, text: str, asker: Asker) -> Reply:
+        return self.answer(text, asker).reply
+
+    def answer(self, request: str | Command, asker: Asker) -> Answer:
+        """Like `handle`, for a text or an already built command (a form's fields), telling
+        the adapter what was asked and what failed: Slack turns a declaration that lacks a
+        component into a form, and a form's errors into messages beside its fields."""
         locale = self._default_locale
+        command: Command | None = None
         try:
             viewer = self._people.identify(asker.platform, asker.user_ids)
             locale = self.locale_for(viewer)
-            return self._run(text, asker, viewer, locale)
+            command = parse(request) if isinstance(request, str) else request
+            return Answer(self._run(command, asker, viewer, locale), locale, command)
         except LaunchOpsError as error:
-            return error_reply(error, locale)
+            return Answer(error_reply(error, locale), locale, command, error)
         except Exception:
             ref = uuid.uuid4().hex[:8]
             log.exception("chat.failed", ref=ref, platform=asker.platform)
-            return Reply(text=t("error.generic", locale, ref=ref), private=True)
+            failure = LaunchOpsError("error.generic", ref=ref)
+            reply = Reply(text=t(failure.key, locale, ref=ref), private=True)
+            return Answer(reply, locale, command, failure)
 
-    def _run(self, text: str, asker: Asker, viewer: Viewer, locale: str) -> Reply:
-        command = parse(text)
+    def _run(self, command: Command, asker: Asker, viewer: Viewer, locale: str) -> Reply:
         match command:
             case Help():
                 return views.help_reply(locale)
@@ -113,6 +133,7 @@ class ChatCore:
             actor=self.actor(asker, viewer),
             component_query=command.component,
             team_id=team,
+            description=command.description,
             declare_key=asker.request_key,
             origin={"platform": asker.platform, "channel": asker.channel},
         )

@@ -45,6 +45,7 @@ class DeclareIncident:
     level: str
     title: str
     component: str | None = None
+    description: str | None = None  # from a form; the one-line text grammar has none
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from launchops.store.models import Component, ComponentKey, ConfigRevision
 
 SUGGESTION_CUTOFF = 75.0
 MAX_SUGGESTIONS = 3
+SEARCH_CUTOFF = 70.0
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,33 @@ class ComponentIndex:
                 seen.add(component_id)
                 out.append(Suggestion(component_id, name, float(score)))
         return out[:MAX_SUGGESTIONS]
+
+    def search(self, session: Session, query: str, limit: int = 100) -> list[tuple[str, str]]:
+        """(component id, name) pairs for a type-ahead: every component when `query` is empty,
+        else exact, prefix and substring matches of any name or alias first, then close ones."""
+        keys = self._keys(session)
+        wanted = normalize_key(query)
+        best: dict[tuple[str, str], float] = {}
+        for key, owner in zip(keys.keys, keys.owner, strict=True):
+            if not wanted:
+                score = 0.0
+            elif key == wanted:
+                score = 300.0
+            elif key.startswith(wanted):
+                score = 200.0
+            elif wanted in key:
+                score = 150.0
+            else:
+                continue
+            best[owner] = max(best.get(owner, score), score)
+        if wanted:
+            for _, score, index in process.extract(
+                wanted, keys.keys, scorer=fuzz.WRatio, limit=limit, score_cutoff=SEARCH_CUTOFF
+            ):
+                owner = keys.owner[index]
+                best[owner] = max(best.get(owner, 0.0), float(score))
+        ranked = sorted(best, key=lambda owner: (-best[owner], owner[1].casefold(), owner[0]))
+        return ranked[:limit]
 
     def _keys(self, session: Session) -> _Keys:
         revision = session.exec(select(func.max(ConfigRevision.id))).one()

@@ -8,6 +8,7 @@ double click, a retried request or a second replica finds the work already done.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from launchops.chat import incident_views as cards
+from launchops.chat.reply import Reply
 from launchops.config.models import Policy, SeverityPolicy, parse_duration
 from launchops.delivery import outbox
 from launchops.domain.errors import BadCommand, Forbidden, InvalidTransition, NotFound
@@ -234,6 +236,8 @@ class IncidentService:
             if incident.team_id:
                 plan.add_channel(incident.team_id)
             channels = self._post_cards(session, incident, plan.channels)
+            if severity in policy.incidents.dedicated_channel:
+                channels += self._open_room(session, incident, policy, actor)
         audit.record(
             session,
             actor=actor.label,
@@ -325,7 +329,72 @@ class IncidentService:
                     )
                     sent = True
             (paged if sent else unreachable).append(person.name)
+        self._invite_to_room(session, incident, [people[p] for p in fresh if p in people], step)
         return paged, unreachable
+
+    # the incident's own channel (policy `incidents.dedicated_channel`) -------------------
+    def _open_room(
+        self, session: Session, incident: Incident, policy: Policy, actor: Actor
+    ) -> list[str]:
+        """One outbox row that creates `<prefix>-<number>-<slug>` in Slack, invites the
+        responders and the declarer, and posts the card there; the card is then edited and
+        its thread noted like any other. Returns the channel's name, once."""
+        assert incident.id is not None
+        if "slack" not in self._platforms:
+            return []
+        name = room_name(policy.incidents.channel_prefix, incident.id, incident.title)
+        responders = session.exec(
+            select(IncidentResponder.person_id).where(IncidentResponder.incident_id == incident.id)
+        ).all()
+        declarer = [actor.viewer.person_id] if actor.viewer.person_id else []
+        people = people_by_id(session, [*declarer, *responders])
+        users = sorted({p.slack_id for p in people.values() if p.slack_id})
+        outbox_id = outbox.enqueue(
+            session,
+            platform="slack",
+            kind=ROOM_KIND,
+            destination={"name": name, "users": users},
+            reply=cards.incident_card(self._view(session, incident), self._locale),
+            locale=self._locale,
+            dedupe_key=_room_key(incident.id),
+        )
+        if outbox_id is None:
+            return []
+        session.add(
+            IncidentMessage(
+                incident_id=incident.id,
+                platform="slack",
+                outbox_id=outbox_id,
+                channel=name,
+                locale=self._locale,
+            )
+        )
+        return [f"#{name}"]
+
+    def _invite_to_room(
+        self, session: Session, incident: Incident, people: list[Person], step: int
+    ) -> None:
+        """People paged after the room was opened (escalations) are invited into it too."""
+        assert incident.id is not None
+        users = sorted({p.slack_id for p in people if p.slack_id})
+        if not users or "slack" not in self._platforms:
+            return
+        table = outbox.outbox_table
+        room = session.execute(
+            select(table.c.id).where(table.c.dedupe_key == _room_key(incident.id))
+        ).scalar_one_or_none()
+        if room is None:
+            return
+        outbox.enqueue(
+            session,
+            platform="slack",
+            kind=INVITE_KIND,
+            destination={"users": users},
+            reply=Reply(text=f"INC-{incident.id}"),  # required by the outbox, never shown
+            locale=self._locale,
+            depends_on=room,
+            dedupe_key=f"incident:{incident.id}:invite:{step}:{','.join(users)}"[:255],
+        )
 
     def _post_cards(self, session: Session, incident: Incident, team_ids: list[str]) -> list[str]:
         assert incident.id is not None
@@ -499,6 +568,9 @@ class IncidentService:
             paged, unreachable = self._page(session, incident, plan, step=0)
             if not level_policy.backlog and incident.team_id:
                 self._post_cards(session, incident, [incident.team_id])
+            policy = _current_policy(session)
+            if not level_policy.backlog and new in policy.incidents.dedicated_channel:
+                self._open_room(session, incident, policy, actor)
             audit.record(
                 session,
                 actor=actor.label,
@@ -789,6 +861,26 @@ class IncidentService:
             responders=tuple(names[p].name for p in responder_ids if p in names),
             postmortem_owner=owner.name if owner else incident.postmortem_owner,
         )
+
+
+ROOM_KIND = "channel"  # outbox kind: create a channel, invite, post the card (SlackSender)
+INVITE_KIND = "invite"  # outbox kind: invite people into the channel a `channel` row made
+_NOT_IN_NAMES = re.compile(r"[^a-z0-9]+")
+MAX_CHANNEL_NAME = 80  # Slack's limit
+
+
+def room_name(prefix: str, number: int, title: str) -> str:
+    """`inc-12-empty-answers`: Slack channel names are lowercase letters, digits and hyphens,
+    at most 80 characters; a title with no such characters (e.g. Korean) gives `inc-12`."""
+    base = f"{prefix}-{number}"
+    slug = _NOT_IN_NAMES.sub("-", title.lower()).strip("-")
+    if not slug:
+        return base
+    return f"{base}-{slug}"[:MAX_CHANNEL_NAME].rstrip("-")
+
+
+def _room_key(incident_id: int) -> str:
+    return f"incident:{incident_id}:room:slack"
 
 
 def _current_policy(session: Session) -> Policy:

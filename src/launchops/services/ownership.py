@@ -85,6 +85,12 @@ class OwnershipService:
             assert component is not None
             return self._answer(session, component, viewer, shared=shared)
 
+    def search_components(self, text: str, limit: int = 100) -> list[tuple[str, str]]:
+        """(id, name) of components matching `text` by id, name or alias, best first (a
+        form's component picker)."""
+        with session_scope(self._engine) as session:
+            return self.index.search(session, text, limit)
+
     def owned_by(self, query: str) -> Holdings:
         with session_scope(self._engine) as session:
             party = _find_party(session, query)

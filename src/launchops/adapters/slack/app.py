@@ -9,21 +9,32 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from launchops.adapters.slack.forms import IncidentForms
 from launchops.adapters.slack.handlers import SlackHandlers
 from launchops.adapters.slack.sender import SlackSender
 from launchops.chat.commands import ChatCore
 from launchops.services.messaging import MessagingService
+from launchops.services.ownership import OwnershipService
 from launchops.settings import Settings
 
 log = structlog.get_logger(__name__)
 
 
 class SlackAdapter:
-    def __init__(self, settings: Settings, *, chat: ChatCore, messaging: MessagingService) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        chat: ChatCore,
+        messaging: MessagingService,
+        ownership: OwnershipService,
+    ) -> None:
         assert settings.slack_bot_token is not None
         token = settings.slack_bot_token.get_secret_value()
         # Retries belong to the outbox, which survives restarts; the client must not sleep.
-        self.client = WebClient(token=token, base_url=settings.slack_api_url, retry_handlers=[])
+        self.client = WebClient(
+            token=token, base_url=settings.slack_api_url, retry_handlers=[], timeout=10
+        )
         signing_secret = settings.slack_signing_secret
         self.app = App(
             client=self.client,
@@ -33,7 +44,10 @@ class SlackAdapter:
             request_verification_enabled=signing_secret is not None,
             logger=None,
         )
-        SlackHandlers(chat=chat, messaging=messaging).register(self.app)
+        forms = IncidentForms(
+            chat=chat, messaging=messaging, ownership=ownership, client=self.client
+        )
+        SlackHandlers(chat=chat, messaging=messaging, forms=forms).register(self.app)
         self.sender = SlackSender(self.client)
         self._verifies_signatures = signing_secret is not None
         self._app_token = settings.slack_app_token

@@ -1,15 +1,24 @@
-"""Delivers outbox rows to Slack: Web API calls, or the response_url of a slash command."""
+"""Delivers outbox rows to Slack: Web API calls, or the response_url of a slash command.
+
+Kinds (see delivery/sender.py): `post`, `dm`, `ephemeral`, `update`, `respond`, plus the
+incident room's `channel` (create `destination["name"]`, invite `destination["users"]`, post
+the card) and `invite` (more people into the channel its dependency created).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+import structlog
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
 from launchops.adapters.slack.render import render
 from launchops.delivery.sender import Delivery, PermanentFailure, RetryLater
+
+log = structlog.get_logger(__name__)
+MAX_LIST_PAGES = 20  # conversations.list pages searched for a channel we created earlier
 
 # Slack answers these with HTTP 200 and ok=false, yet they are worth trying again.
 _TRANSIENT_ERRORS = {
@@ -81,6 +90,14 @@ class SlackSender:
                 raise PermanentFailure("update without a channel and ts to edit")
             self._client.chat_update(channel=channel, ts=ts, **message)
             return {"channel": channel, "ts": ts}
+        if delivery.kind == "channel":
+            return self._open_channel(where["name"], where.get("users") or [], message)
+        if delivery.kind == "invite":
+            previous = delivery.extra.get("depends_on_result") or {}
+            if not previous.get("channel"):
+                raise PermanentFailure("invite without the channel it depends on")
+            self._invite(previous["channel"], where.get("users") or [])
+            return {"channel": previous["channel"]}
         if delivery.kind == "post":
             # {"thread": True}: reply in the thread of the message this row depends on.
             previous = delivery.extra.get("depends_on_result") or {}
@@ -92,6 +109,57 @@ class SlackSender:
                 raise PermanentFailure("post without a channel")
             return self._post(channel, message, thread_ts)
         raise PermanentFailure(f"unknown delivery kind {delivery.kind!r}")
+
+    def _open_channel(self, name: str, users: list[str], message: dict[str, Any]) -> dict[str, Any]:
+        """An incident's own channel: create it, invite its people, post the card there.
+
+        Each step tolerates having been done by an earlier attempt that failed later (a 429
+        on the post retries the whole row): a taken name is the channel we created then, and
+        people already in it are skipped. Returns the card's channel and ts, which later
+        `update` and thread `post` rows depend on.
+        """
+        try:
+            channel = str(self._client.conversations_create(name=name)["channel"]["id"])
+        except SlackApiError as exc:
+            if exc.response.get("error") != "name_taken":
+                raise
+            found = self._find_channel(name)
+            if found is None:
+                raise PermanentFailure(f"channel name {name!r} is taken") from exc
+            channel = found
+        self._invite(channel, users)
+        return self._post(channel, message, None)
+
+    def _find_channel(self, name: str) -> str | None:
+        cursor = None
+        for _ in range(MAX_LIST_PAGES):
+            page = self._client.conversations_list(
+                types="public_channel", exclude_archived=True, limit=1000, cursor=cursor
+            )
+            for channel in page.get("channels") or []:
+                if channel.get("name") == name:
+                    return str(channel["id"])
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return None
+        return None
+
+    def _invite(self, channel: str, users: list[str]) -> None:
+        """Invite `users`; people who cannot be invited (already in, deactivated, a guest)
+        are logged and skipped rather than holding the card back. Rate limits and outages
+        still fail the row so it is retried."""
+        if not users:
+            return
+        try:
+            self._client.conversations_invite(channel=channel, users=",".join(users), force=True)
+        except SlackApiError as exc:
+            response = exc.response
+            failure = _classify(
+                response.status_code, str(response.get("error") or ""), response.headers
+            )
+            if isinstance(failure, RetryLater):
+                raise
+            log.warning("slack.invite_skipped", channel=channel, error=response.get("error"))
 
     def _post(self, channel: str, message: dict[str, Any], thread_ts: str | None) -> dict[str, Any]:
         response = self._client.chat_postMessage(channel=channel, thread_ts=thread_ts, **message)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from functools import partial
 from typing import Any, Final
 
 import requests
@@ -26,10 +27,12 @@ from botbuilder.schema import Activity, ActivityTypes
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from launchops.adapters.teams.forms import MAX_COMPONENT_CHOICES
 from launchops.adapters.teams.handlers import LaunchOpsBot
 from launchops.adapters.teams.sender import TeamsSender, channel_auth_tenant
 from launchops.chat.commands import ChatCore
 from launchops.services.messaging import MessagingService
+from launchops.services.ownership import OwnershipService
 from launchops.settings import Settings
 
 __all__ = ["MAX_BODY_BYTES", "TeamsAdapter"]
@@ -65,14 +68,32 @@ class _Adapter(BotFrameworkAdapter):  # type: ignore[misc]  # botbuilder is unty
 class TeamsAdapter:
     """The Teams side of the bot: handles `/api/messages`, and owns the outbox `sender`."""
 
-    def __init__(self, settings: Settings, *, chat: ChatCore, messaging: MessagingService) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        chat: ChatCore,
+        messaging: MessagingService,
+        ownership: OwnershipService | None = None,
+    ) -> None:
         adapter_settings = BotFrameworkAdapterSettings(
             app_id=settings.microsoft_app_id,
             app_password=settings.microsoft_app_password.get_secret_value(),
             channel_auth_tenant=channel_auth_tenant(settings),
         )
         self._adapter = _Adapter(adapter_settings)
-        self.bot = LaunchOpsBot(chat=chat, messaging=messaging, default_locale=settings.locale)
+        # One more than the form lists, to tell "all of them" from "too many to list".
+        choices = (
+            partial(ownership.search_components, "", MAX_COMPONENT_CHOICES + 1)
+            if ownership is not None
+            else None
+        )
+        self.bot = LaunchOpsBot(
+            chat=chat,
+            messaging=messaging,
+            default_locale=settings.locale,
+            component_choices=choices,
+        )
         self.sender = TeamsSender(settings, messaging)
         if not settings.microsoft_app_id:
             log.warning(

@@ -2,8 +2,12 @@
 
 Nothing here sends to Teams directly. Replies become outbox rows (the dispatcher delivers
 them through `TeamsSender`), so a redelivered activity is harmless: the row's dedupe key is
-derived from the activity, and the second insert is a no-op. The one thing answered inline is
-the HTTP body of an `adaptiveCard/action` invoke, which Teams waits for.
+derived from the activity, and the second insert is a no-op; a declaration carries the
+activity as its request key, so a redelivery finds the incident it already made. The one
+thing answered inline is the HTTP body of an `adaptiveCard/action` invoke, which Teams waits
+for and shows to the person who clicked: the refreshed incident card after a button on it,
+the incident form again (with the reason) or its confirmation after the form's Declare.
+Whatever changes state is committed, with its outbox rows, before the HTTP answer goes back.
 
 Every activity also refreshes the conversation reference the bot needs to speak first later
 (pages, reminders): keyed by conversation id, by the channel's id for channel posts, and by
@@ -14,8 +18,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
 from http import HTTPStatus
 from typing import Any, Final
 
@@ -24,8 +28,20 @@ from botbuilder.core import ActivityHandler, InvokeResponse, TurnContext
 from botbuilder.schema import Activity, ChannelAccount
 from starlette.concurrency import run_in_threadpool
 
-from launchops.chat.commands import Asker, ChatCore
+from launchops.adapters.teams.forms import (
+    FORM_VERB,
+    MAX_COMPONENT_CHOICES,
+    FormState,
+    form_reply,
+    submitted,
+)
+from launchops.adapters.teams.render import ADAPTIVE_CARD_CONTENT_TYPE, render
+from launchops.chat.commands import Answer, Asker, ChatCore
+from launchops.chat.grammar import DeclareIncident, IncidentAction, IncidentForm, parse
+from launchops.chat.i18n import t
 from launchops.chat.reply import Reply
+from launchops.domain.errors import LaunchOpsError
+from launchops.domain.incidents import MAX_TITLE_CHARS
 from launchops.services.messaging import MessagingService
 
 __all__ = [
@@ -48,6 +64,7 @@ INVOKE_MESSAGE_LIMIT: Final = 280
 SHARED_CONVERSATIONS: Final = frozenset({"channel", "groupChat"})
 _CHANNEL_ID = re.compile(r"@thread\.(?:tacv2|skype)$")
 _AT_TAG = re.compile(r"<at(?:\s[^>]*)?>(.*?)</at>", re.IGNORECASE | re.DOTALL)
+NEEDS_COMPONENT: Final = "error.incident_needs_component"
 
 log = structlog.get_logger(__name__)
 
@@ -205,16 +222,30 @@ class _Turn:
     service_url: str
     locale: str
     dedupe_key: str | None  # None: nothing to recognise a redelivery by
+    user_id: str | None = None  # `from.id`: where a private follow-up goes
+    card_id: str | None = None  # an invoke's `replyToId`: the message that carried the card
 
 
 class LaunchOpsBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is untyped
-    """Teams activities → ChatCore; replies and welcomes go to the outbox."""
+    """Teams activities → ChatCore; replies and welcomes go to the outbox.
 
-    def __init__(self, *, chat: ChatCore, messaging: MessagingService, default_locale: str) -> None:
+    `component_choices` lists (id, name) of the components for the incident form; without it
+    the form asks for the component's name as text.
+    """
+
+    def __init__(
+        self,
+        *,
+        chat: ChatCore,
+        messaging: MessagingService,
+        default_locale: str,
+        component_choices: Callable[[], Sequence[tuple[str, str]]] | None = None,
+    ) -> None:
         super().__init__()
         self._chat = chat
         self._messaging = messaging
         self._default_locale = default_locale
+        self._component_choices = component_choices or (lambda: ())
 
     # ActivityHandler hooks --------------------------------------------------------------------
     async def on_turn(self, turn_context: TurnContext) -> None:
@@ -243,33 +274,37 @@ class LaunchOpsBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
         await self._welcome(turn_context.activity)
 
     async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse | None:
+        """`adaptiveCard/action` (Action.Execute): a card button, or the incident form's submit.
+
+        Teams waits for this response (and shows its card or message to the person who
+        clicked), so the work is done, and committed, before answering.
+        """
         activity: Activity = turn_context.activity
         if activity.name != ADAPTIVE_CARD_ACTION:
             return await super().on_invoke_activity(turn_context)
-        command = _execute_command(activity.value)
-        if command is None:
+        execute = _execute_action(activity.value)
+        body: dict[str, Any] | None = None
+        if execute is not None:
+            verb, data = execute
+            turn = self._turn(activity, "reply")
+            command = data.get("value")
+            if verb == FORM_VERB and data.get("action", FORM_VERB) == FORM_VERB:
+                body = await run_in_threadpool(self._submit_form, turn, data)
+            elif (
+                verb == RUN_COMMAND
+                and data.get("action", RUN_COMMAND) == RUN_COMMAND
+                and isinstance(command, str)
+            ):
+                body = await run_in_threadpool(self._click, turn, command)
+        if body is None:
             # The Universal Actions error shape; botbuilder's own helper puts an Exception
             # object in `value`, which does not serialize, so it is written out here.
-            return InvokeResponse(
-                status=int(HTTPStatus.OK),
-                body={
-                    "statusCode": int(HTTPStatus.BAD_REQUEST),
-                    "type": ERROR_TYPE,
-                    "value": {"code": "BadRequest", "message": "unsupported card action"},
-                },
-            )
-        reply = await run_in_threadpool(self._answer, self._turn(activity, "reply"), command)
-        message = reply.text
-        if len(message) > INVOKE_MESSAGE_LIMIT:
-            message = message[: INVOKE_MESSAGE_LIMIT - 1] + "…"
-        return InvokeResponse(
-            status=int(HTTPStatus.OK),
-            body={
-                "statusCode": int(HTTPStatus.OK),
-                "type": ACTIVITY_MESSAGE_TYPE,
-                "value": message,
-            },
-        )
+            body = {
+                "statusCode": int(HTTPStatus.BAD_REQUEST),
+                "type": ERROR_TYPE,
+                "value": {"code": "BadRequest", "message": "unsupported card action"},
+            }
+        return InvokeResponse(status=int(HTTPStatus.OK), body=body)
 
     # synchronous work (run in the thread pool: the store is synchronous SQLAlchemy) -----------
     def _remember(self, pairs: Iterable[tuple[str, dict[str, Any]]]) -> None:
@@ -277,7 +312,17 @@ class LaunchOpsBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
             self._messaging.remember_conversation(PLATFORM, key, reference)
 
     def _answer(self, turn: _Turn, text: str) -> Reply:
-        reply = self._chat.handle(text, turn.asker)
+        """Run `text` and queue the answer as a reply to the message (or card) it came from.
+
+        A declaration is committed inside `ChatCore.answer`, with its pages, before this
+        returns, and so before Teams gets its HTTP response (DESIGN.md §5).
+        """
+        answer = self._chat.answer(text, turn.asker)
+        reply = self._form_instead(answer) or answer.reply
+        self._queue_reply(turn, reply)
+        return reply
+
+    def _queue_reply(self, turn: _Turn, reply: Reply) -> None:
         queued = self._messaging.send(
             platform=PLATFORM,
             kind="respond",
@@ -292,7 +337,110 @@ class LaunchOpsBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
         )
         if queued is None:
             log.info("teams.duplicate_activity", dedupe_key=turn.dedupe_key)
-        return reply
+
+    def _form_instead(self, answer: Answer) -> Reply | None:
+        """The incident form, for bare `incident` or for a declaration that names no
+        component where the channel belongs to no team (prefilled with what was typed)."""
+        command = answer.command
+        if isinstance(command, IncidentForm):
+            return form_reply(FormState(components=self._choices(), locale=answer.locale))
+        if (
+            isinstance(command, DeclareIncident)
+            and answer.error is not None
+            and answer.error.key == NEEDS_COMPONENT
+        ):
+            return form_reply(
+                FormState(
+                    severity=command.level,
+                    title=command.title,
+                    description=command.description or "",
+                    components=self._choices(),
+                    message=t("teams.incident_form.need_component", answer.locale),
+                    locale=answer.locale,
+                )
+            )
+        return None
+
+    def _choices(self) -> tuple[tuple[str, str], ...]:
+        """Every component for the form's list, or () (a typed name) when there are too many."""
+        try:
+            choices = tuple(self._component_choices())
+        except Exception:  # the form still works with a typed name
+            log.exception("teams.component_choices_failed")
+            return ()
+        return choices if len(choices) <= MAX_COMPONENT_CHOICES else ()
+
+    def _click(self, turn: _Turn, text: str) -> dict[str, Any]:
+        """A `run_command` button, run as the person who clicked it.
+
+        On an incident card the answer is the card itself, refreshed, with the outcome on
+        top: Teams shows it in place to the clicker, while the incident service has queued
+        the edits of every copy of the card (channel post and pages) for everyone else. A
+        refusal ("only responders may…") comes back as a message and the card stays as it
+        is. Any other button is answered like a typed message.
+        """
+        target = _incident_target(text)
+        if target is None:
+            return _message_body(self._answer(turn, text).text)
+        answer = self._chat.answer(target, turn.asker)
+        if answer.error is not None:
+            return _message_body(answer.reply.text)
+        if target.action == "status" or (target.action == "severity" and target.level is None):
+            # A question, not a change (e.g. the severity choices): shown in place.
+            return _card_body(render(answer.reply, turn.locale))
+        current = self._chat.answer(IncidentAction("status", target.incident_id), turn.asker)
+        if current.error is not None or current.reply.card is None:
+            return _message_body(answer.reply.text)
+        if answer.reply.card is not None and answer.reply.card.actions:
+            # A follow-up question (who owns the postmortem?): the refreshed card is soon
+            # replaced by the service's edit, so the question goes to the clicker's chat too.
+            self._send_privately(turn, answer.reply)
+        return _card_body(render(_with_outcome(current.reply, answer.reply.text), turn.locale))
+
+    def _submit_form(self, turn: _Turn, data: dict[str, Any]) -> dict[str, Any]:
+        """The incident form's Declare: the confirmation replaces the form, or the form comes
+        back with what is wrong (and what was typed, so nothing has to be typed again)."""
+        values = submitted(data, self._choices())
+        asker = replace(turn.asker, request_key=_form_key(turn))
+        command = DeclareIncident(
+            level=values.severity,
+            title=values.title,
+            component=values.component or None,
+            description=values.description or None,
+        )
+        answer = self._chat.answer(command, asker)
+        if answer.error is not None:
+            form = replace(values, message=_form_message(answer, values), locale=answer.locale)
+            return _card_body(render(form_reply(form), turn.locale))
+        if turn.card_id:
+            # The invoke's card replaces the form only for the person who pressed Declare;
+            # the edit replaces it for everyone, so nobody declares the same thing again.
+            self._messaging.send(
+                platform=PLATFORM,
+                kind="update",
+                destination={
+                    "conversation": turn.conversation_id,
+                    "activity_id": turn.card_id,
+                    "service_url": turn.service_url,
+                },
+                reply=answer.reply,
+                locale=turn.locale,
+                dedupe_key=f"{asker.request_key}:done",
+            )
+        return _card_body(render(answer.reply, turn.locale))
+
+    def _send_privately(self, turn: _Turn, reply: Reply) -> None:
+        """Teams has no ephemeral messages: the clicker's personal chat is the private place."""
+        if not turn.user_id:
+            return
+        self._messaging.send(
+            platform=PLATFORM,
+            kind="ephemeral",
+            destination={"user": turn.user_id, "service_url": turn.service_url},
+            reply=reply,
+            locale=turn.locale,
+            dedupe_key=turn.dedupe_key,
+        )
 
     def _send_welcome(self, turn: _Turn) -> None:
         # The help card is the welcome: it says what the bot does, in the installer's language.
@@ -322,20 +470,28 @@ class LaunchOpsBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
         # installationUpdate on install, and may send them again on upgrades.
         per = activity_id if kind == "reply" else None
         dedupe_key = _dedupe_key(kind, conversation_id, per) if per or kind != "reply" else None
+        is_invoke = activity.type == "invoke"
+        sender = activity.from_property
         return _Turn(
             asker=Asker(
                 platform=PLATFORM,
                 user_ids=_user_ids(activity),
                 shared=conversation_type in SHARED_CONVERSATIONS,
+                # A channel maps to its team (Team.teams_channel): the default for incidents.
+                channel=_channel_id(activity) or conversation_id or None,
+                # A redelivered activity declares nothing twice.
+                request_key=_dedupe_key("activity", conversation_id, activity_id)
+                if conversation_id and activity_id
+                else None,
             ),
             conversation_id=conversation_id,
             # A button click (invoke) answers the message that carried the card.
-            reply_to_id=str(activity.reply_to_id or activity_id)
-            if activity.type == "invoke"
-            else activity_id,
+            reply_to_id=str(activity.reply_to_id or activity_id) if is_invoke else activity_id,
             service_url=str(activity.service_url or ""),
             locale=self._locale(activity),
             dedupe_key=dedupe_key,
+            user_id=str(sender.id) if sender is not None and sender.id else None,
+            card_id=str(activity.reply_to_id) if is_invoke and activity.reply_to_id else None,
         )
 
     def _locale(self, activity: Activity) -> str:
@@ -352,8 +508,66 @@ class LaunchOpsBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
         return self._default_locale
 
 
-def _execute_command(value: Any) -> str | None:
-    """The command text of an `Action.Execute` invoke from one of our buttons, or None."""
+def _form_key(turn: _Turn) -> str:
+    """One declaration per form card and person: pressing Declare twice (or Teams sending the
+    invoke again) finds the first incident; a corrected resubmission after an error is the
+    first to declare, so it goes through."""
+    card = turn.card_id or turn.asker.request_key or ""
+    who = hashlib.sha256((turn.user_id or "").encode()).hexdigest()[:12]
+    return _dedupe_key("form", turn.conversation_id, f"{card[:100]}:{who}")
+
+
+def _form_message(answer: Answer, values: FormState) -> str:
+    """Why the form came back, in the form's words where the typed-command wording fits badly."""
+    assert answer.error is not None
+    key, locale = answer.error.key, answer.locale
+    if key == "error.unknown_severity" and not values.severity:
+        return t("teams.incident_form.need_severity", locale)
+    if key == "usage.incident" and not values.title:
+        return t("teams.incident_form.need_title", locale, limit=MAX_TITLE_CHARS)
+    if key == NEEDS_COMPONENT:
+        return t("teams.incident_form.need_component", locale)
+    return answer.reply.text
+
+
+def _incident_target(text: str) -> IncidentAction | None:
+    """The incident command with a number that `text` is (a button on an incident card)."""
+    try:
+        command = parse(text)
+    except LaunchOpsError:
+        return None
+    if isinstance(command, IncidentAction) and command.incident_id is not None:
+        return command
+    return None
+
+
+def _with_outcome(card_reply: Reply, outcome: str) -> Reply:
+    """The incident card with what the click did on top (only the clicker sees this copy)."""
+    card = card_reply.card
+    assert card is not None
+    text = "\n".join(part for part in (outcome, card.text) if part)
+    return Reply(
+        text=f"{outcome} — {card_reply.text}",
+        card=card.model_copy(update={"text": text}),
+        private=True,
+    )
+
+
+def _card_body(card: dict[str, Any]) -> dict[str, Any]:
+    return {"statusCode": int(HTTPStatus.OK), "type": ADAPTIVE_CARD_CONTENT_TYPE, "value": card}
+
+
+def _message_body(text: str) -> dict[str, Any]:
+    if len(text) > INVOKE_MESSAGE_LIMIT:
+        text = text[: INVOKE_MESSAGE_LIMIT - 1] + "…"
+    return {"statusCode": int(HTTPStatus.OK), "type": ACTIVITY_MESSAGE_TYPE, "value": text}
+
+
+def _execute_action(value: Any) -> tuple[str, dict[str, Any]] | None:
+    """(verb, data) of an `Action.Execute` invoke, or None when it is not one.
+
+    Teams merges the card's input values into `data`, next to what the card put there.
+    """
     if not isinstance(value, dict):
         return None
     action = value.get("action")
@@ -363,7 +577,4 @@ def _execute_command(value: Any) -> str | None:
     if not isinstance(data, dict):
         return None
     verb = action.get("verb") or data.get("action")
-    command = data.get("value")
-    if verb != RUN_COMMAND or data.get("action", RUN_COMMAND) != RUN_COMMAND:
-        return None
-    return command if isinstance(command, str) else None
+    return (verb, data) if isinstance(verb, str) else None

@@ -16,13 +16,16 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final
 from urllib.parse import quote, urlsplit
 
 from botbuilder.schema import Activity, ActivityTypes, Attachment, TextFormatTypes
 
+from launchops.adapters.teams.forms import FORM_VERB, FormState, form_state
+from launchops.chat.i18n import t
 from launchops.chat.reply import Action, Card, Field, Reply
+from launchops.domain.incidents import LEVELS, MAX_DESCRIPTION_CHARS, MAX_TITLE_CHARS
 
 __all__ = [
     "ADAPTIVE_CARD_CONTENT_TYPE",
@@ -182,7 +185,11 @@ def render(reply: Reply, locale: str = "en") -> dict[str, Any]:
     A reply without a card still gets a card (its text as the only block) so that callers that
     must have a card, such as an `adaptiveCard/action` invoke response, need no special case;
     `to_activity` sends such a reply as plain message text instead.
+    The incident form (adapters/teams/forms.py) is recognised here and drawn with its inputs.
     """
+    form = form_state(reply)
+    if form is not None:
+        return _form_card(form, reply)
     for limits in _ATTEMPTS:
         content = _render(reply, locale, limits)
         if _json_size(content) <= CARD_BUDGET_BYTES:
@@ -206,6 +213,129 @@ def _render(reply: Reply, locale: str, limits: _Limits) -> dict[str, Any]:
     if card and card.actions:
         content["actions"] = [_action(a, limits) for a in card.actions[:MAX_ACTIONS]]
     return content
+
+
+def _form_card(form: FormState, reply: Reply) -> dict[str, Any]:
+    """The incident form; with too many (or too long) component names for one message, the
+    component is asked for as typed text (matched by id, name or alias) instead of a list."""
+    content = _form_content(form, reply)
+    if form.components and _json_size(content) > CARD_BUDGET_BYTES:
+        content = _form_content(replace(form, components=()), reply)
+    return content
+
+
+def _form_content(form: FormState, reply: Reply) -> dict[str, Any]:
+    locale = form.locale
+
+    def text(key: str, **params: Any) -> str:
+        return t(f"teams.incident_form.{key}", locale, **params)
+
+    heading = reply.card.title if reply.card else text("title")
+    body: list[dict[str, Any]] = [
+        {
+            "type": "TextBlock",
+            "text": escape_markdown(_clip(heading, _ATTEMPTS[0].title), line_break=" "),
+            "weight": "Bolder",
+            "size": "Medium",
+            "wrap": True,
+            "style": "heading",
+        }
+    ]
+    if form.message:
+        # What was wrong with the last attempt: it may quote the user's input, so escaped.
+        notice = escape_markdown(_clip(form.message, _ATTEMPTS[0].text), line_break=" ")
+        body.append({"type": "TextBlock", "text": notice, "wrap": True, "color": "Attention"})
+    else:
+        intro = escape_markdown(text("intro"), line_break=" ")
+        body.append({"type": "TextBlock", "text": intro, "wrap": True, "isSubtle": True})
+    severity: dict[str, Any] = {
+        "type": "Input.ChoiceSet",
+        "id": "severity",
+        "label": text("severity"),
+        "style": "compact",
+        "isRequired": True,
+        "errorMessage": text("need_severity"),
+        "placeholder": text("severity_placeholder"),
+        "choices": [
+            {
+                "title": text(
+                    "severity_option",
+                    level=level.upper(),
+                    meaning=t(f"teams.severity.{level}", locale),
+                ),
+                "value": level,
+            }
+            for level in LEVELS
+        ],
+    }
+    if form.severity in LEVELS:
+        severity["value"] = form.severity
+    component: dict[str, Any]
+    if form.components:
+        component = {
+            "type": "Input.ChoiceSet",
+            "id": "component",
+            "label": text("component"),
+            # Teams' typeahead: type to narrow the list, the way people look a component up.
+            "style": "filtered",
+            "placeholder": text("component_placeholder"),
+            "choices": [
+                {"title": _clip(name, _ATTEMPTS[0].label), "value": component_id}
+                for component_id, name in form.components
+            ],
+        }
+        if form.component in {component_id for component_id, _ in form.components}:
+            component["value"] = form.component
+    else:
+        component = {
+            "type": "Input.Text",
+            "id": "component",
+            "label": text("component"),
+            "placeholder": text("component_text_placeholder"),
+            "maxLength": 200,
+        }
+        if form.component:
+            component["value"] = form.component
+    title: dict[str, Any] = {
+        "type": "Input.Text",
+        "id": "title",
+        "label": text("title_label"),
+        "placeholder": text("title_placeholder"),
+        "isRequired": True,
+        "maxLength": MAX_TITLE_CHARS,
+        "errorMessage": text("need_title", limit=MAX_TITLE_CHARS),
+    }
+    if form.title:
+        title["value"] = form.title
+    description: dict[str, Any] = {
+        "type": "Input.Text",
+        "id": "description",
+        "label": text("description"),
+        "placeholder": text("description_placeholder"),
+        "isMultiline": True,
+        "maxLength": MAX_DESCRIPTION_CHARS,
+    }
+    if form.description:
+        description["value"] = form.description
+    body += [severity, component, title, description]
+    return {
+        "$schema": ADAPTIVE_CARD_SCHEMA,
+        "type": "AdaptiveCard",
+        "version": ADAPTIVE_CARD_VERSION,
+        "lang": locale,
+        "body": body,
+        "actions": [
+            {
+                "type": "Action.Execute",
+                "title": _clip(text("submit"), BUTTON_LIMIT),
+                "verb": FORM_VERB,
+                "data": {"action": FORM_VERB},
+                "style": "positive",
+            }
+        ],
+        "fallbackText": _summary(reply),
+        "msteams": {"width": "Full"},
+    }
 
 
 def _summary(reply: Reply) -> str:

@@ -44,7 +44,7 @@ __all__ = ["TeamsSender", "channel_auth_tenant", "make_credentials"]
 log = structlog.get_logger(__name__)
 
 PLATFORM: Final = "teams"
-TIMEOUT_SECONDS: Final = 30
+TIMEOUT_SECONDS: Final = 15
 TOKEN_RETRY_SECONDS: Final = 60.0
 _CHANNEL_ID = re.compile(r"^19:.*@thread\.(?:tacv2|skype)$")
 _PERMANENT_STATUSES: Final = frozenset({400, 401, 403, 404, 405, 409, 410, 413, 415, 422})

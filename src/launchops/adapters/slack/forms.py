@@ -1,0 +1,199 @@
+"""The incident form in Slack: opening the modal, its component type-ahead, its submission.
+
+The modal is opened with a direct views.open call rather than through the outbox: the
+`trigger_id` it needs expires three seconds after the click or command, far sooner than any
+retry could help, and opening a form changes nothing that could be lost. The submission is a
+declaration, so it follows DESIGN.md §5: the incident and its pages are committed before the
+request is acknowledged (which is what closes the modal), and the confirmation to the person
+goes through the outbox.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Final
+
+import structlog
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from launchops.adapters.slack import modals
+from launchops.adapters.slack.modals import FormContext, Prefill
+from launchops.chat.commands import Answer, Asker, ChatCore
+from launchops.chat.grammar import DeclareIncident, IncidentForm
+from launchops.chat.i18n import t
+from launchops.chat.reply import Action, Card, Reply
+from launchops.metrics import CHAT_COMMANDS
+from launchops.services.messaging import MessagingService
+from launchops.services.ownership import OwnershipService
+
+__all__ = ["OPEN_FORM", "IncidentForms", "form_prefill", "private_destination"]
+
+log = structlog.get_logger(__name__)
+
+OPEN_FORM: Final = "open_incident_form"  # the action id of the "Open the incident form" button
+_OPEN_FORM_ACTION = re.compile(rf"^{OPEN_FORM}(:\d+)?$")
+NEEDS_COMPONENT: Final = "error.incident_needs_component"
+
+
+def form_prefill(answer: Answer) -> Prefill | None:
+    """The form to offer instead of the reply: bare `incident`, or a declaration that names
+    no component in a channel that belongs to no team. None when the reply says it all."""
+    if isinstance(answer.command, IncidentForm):
+        return Prefill()
+    error = answer.error
+    if error is not None and error.key == NEEDS_COMPONENT:
+        level, title = error.params.get("level"), error.params.get("title")
+        return Prefill(
+            level if isinstance(level, str) else None, title if isinstance(title, str) else None
+        )
+    return None
+
+
+def private_destination(
+    user: str, channel: str | None, response_url: str | None
+) -> tuple[str, dict[str, Any]]:
+    """(outbox kind, destination) for a reply only `user` should see.
+
+    A response_url works even where the bot is not a channel member; an ephemeral message
+    needs a channel (DMs with the bot have none to show it in); a DM always works.
+    """
+    if response_url:
+        return "respond", {"response_url": response_url, "private": True}
+    if channel and channel[:1] in ("C", "G"):
+        return "ephemeral", {"channel": channel, "user": user}
+    return "dm", {"user": user}
+
+
+class IncidentForms:
+    def __init__(
+        self,
+        *,
+        chat: ChatCore,
+        messaging: MessagingService,
+        ownership: OwnershipService,
+        client: WebClient,
+    ) -> None:
+        self._chat = chat
+        self._messaging = messaging
+        self._ownership = ownership
+        self._client = client
+
+    def register(self, app: App) -> None:
+        app.options(modals.COMPONENT_ACTION)(self.on_component_options)
+        app.view(modals.INCIDENT_FORM)(self.on_submit)
+        app.action(_OPEN_FORM_ACTION)(self.on_open_button)
+
+    # opening ---------------------------------------------------------------------------
+    def open(self, trigger_id: str, locale: str, context: FormContext, prefill: Prefill) -> bool:
+        """views.open, once per trigger (a redelivered command must not open a second form);
+        False when Slack refused, so the caller can answer in text instead."""
+        if not self._messaging.first_time(f"slack:form:{trigger_id}"):
+            return True
+        view = modals.incident_form(locale, context, prefill)
+        try:
+            self._client.views_open(trigger_id=trigger_id, view=view)
+        except (SlackApiError, OSError) as exc:
+            log.warning("slack.form_not_opened", error=type(exc).__name__)
+            return False
+        return True
+
+    @staticmethod
+    def offer(answer: Answer, prefill: Prefill) -> Reply:
+        """The reply with a button that opens the form: for mentions and DMs, which carry no
+        trigger_id to open a modal with, and when views.open failed."""
+        locale = answer.locale
+        reason = (
+            answer.reply.text
+            if answer.error is not None and answer.error.key == NEEDS_COMPONENT
+            else t("slack.incident_form.unavailable", locale)
+        )
+        button = Action(
+            id=OPEN_FORM,
+            label=t("slack.incident_form.open", locale),
+            value=prefill.to_value(locale),
+            style="primary",
+        )
+        return Reply(
+            text=reason,
+            private=True,
+            card=Card(
+                title=t("slack.incident_form.title", locale),
+                text=t("slack.incident_form.fill_in", locale, reason=reason),
+                actions=(button,),
+            ),
+        )
+
+    def on_open_button(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        user = body["user"]["id"]
+        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
+            "channel_id"
+        )
+        prefill, locale = Prefill.from_value(action.get("value"))
+        context = FormContext(channel, body.get("response_url"), locale)
+        if self.open(str(body.get("trigger_id", "")), locale, context, prefill):
+            return
+        kind, where = private_destination(user, channel, body.get("response_url"))
+        self._messaging.send(
+            platform="slack",
+            kind=kind,
+            destination=where,
+            reply=Reply(text=t("slack.incident_form.unavailable", locale), private=True),
+            locale=locale,
+            dedupe_key=f"slack:form-failed:{body.get('trigger_id')}",
+        )
+
+    # the component type-ahead ----------------------------------------------------------
+    def on_component_options(self, ack: Ack, payload: dict[str, Any]) -> None:
+        query = str(payload.get("value") or "")[:200]
+        try:
+            choices = self._ownership.search_components(query)
+        except Exception:  # the store is down: an empty list beats Slack's error banner
+            log.exception("slack.component_options_failed")
+            choices = []
+        ack(options=modals.component_options(choices))
+
+    # submitting --------------------------------------------------------------------------
+    def on_submit(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        user = body["user"]["id"]
+        context = FormContext.from_metadata(view.get("private_metadata"))
+        values = modals.read_form(view)
+        missing = modals.missing_fields(values, context.locale)
+        if missing:
+            ack(response_action="errors", errors=missing)
+            return
+        assert values.level is not None  # missing_fields said so
+        assert values.component is not None
+        command = DeclareIncident(
+            level=values.level,
+            title=values.title,
+            component=values.component,
+            description=values.description,
+        )
+        view_id = str(view.get("id", ""))
+        asker = Asker(
+            platform="slack",
+            user_ids=(user,),
+            channel=context.channel,
+            # One view is one declaration: a double-clicked Declare finds the first one.
+            request_key=f"slack:view:{view_id}" if view_id else None,
+        )
+        answer = self._chat.answer(command, asker)
+        CHAT_COMMANDS.labels("slack", "error" if answer.error else "ok").inc()
+        if answer.error is not None:
+            block = modals.block_for_error(answer.error.key)
+            ack(response_action="errors", errors={block: answer.reply.text})
+            return
+        kind, where = private_destination(user, context.channel, context.response_url)
+        # Queued before the ack: once the modal closes, the confirmation is on its way.
+        self._messaging.send(
+            platform="slack",
+            kind=kind,
+            destination=where,
+            reply=answer.reply,
+            locale=answer.locale,
+            dedupe_key=f"slack:view-reply:{view_id}" if view_id else None,
+        )
+        ack()

@@ -1,0 +1,154 @@
+"""The Slack listeners' decisions that are not visible from outside: which requests are
+acknowledged before they run, when a form replaces a reply, and where private replies go.
+(Everything else about them is shown end to end in tests/e2e/test_slack_*.py.)"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from slack_sdk import WebClient
+
+from launchops.adapters.slack.forms import IncidentForms, form_prefill, private_destination
+from launchops.adapters.slack.handlers import answers_only
+from launchops.adapters.slack.modals import FormContext, Prefill
+from launchops.chat.commands import Answer, ChatCore
+from launchops.chat.grammar import DeclareIncident, IncidentForm
+from launchops.chat.reply import Reply
+from launchops.config import load_config
+from launchops.domain.errors import BadCommand, NotFound
+from launchops.services.config_sync import sync_config
+from launchops.services.messaging import MessagingService
+from launchops.services.ownership import OwnershipService
+from launchops.services.people import PeopleService
+from launchops.store import make_engine
+from tests.conftest import CONFIG_DIR
+from tests.fakes.slack_api import FakeSlackAPI
+
+
+@pytest.mark.parametrize(
+    ("text", "reads"),
+    [
+        ("who owns rag", True),
+        ("owner rag", True),
+        ("owns data", True),
+        ("help", True),
+        ("incident", True),  # the form: opening it changes nothing
+        ("incident status", True),
+        ("incident status 3", True),
+        ("incident severity 3", True),  # shows the choices
+        ("incident p9 x", False),  # parsed as a declaration; the service refuses it
+        ("incident p1 rag: down", False),
+        ("incident ack 3", False),
+        ("incident resolve 3", False),
+        ("incident escalate 3", False),
+        ("incident severity 3 p0", False),
+        ("incident postmortem 3", False),
+        ("blah", True),  # unreadable: the answer is a usage message
+    ],
+)
+def test_only_questions_are_acknowledged_before_they_run(text: str, reads: bool) -> None:
+    """Declarations and decisions are committed before the ack (DESIGN.md §5)."""
+    assert answers_only(text) is reads
+
+
+def test_a_form_replaces_the_reply_for_bare_incident_and_for_a_missing_component() -> None:
+    reply = Reply(text="x", private=True)
+    bare = Answer(reply, "en", IncidentForm(), BadCommand("usage.incident"))
+    assert form_prefill(bare) == Prefill()
+    needs = BadCommand("error.incident_needs_component", level="p1", title="empty answers")
+    declared = Answer(reply, "en", DeclareIncident("p1", "empty answers"), needs)
+    assert form_prefill(declared) == Prefill("p1", "empty answers")
+    unknown = NotFound("error.unknown_component", query="x", suggestions=[])
+    assert form_prefill(Answer(reply, "en", DeclareIncident("p1", "t", "x"), unknown)) is None
+    assert form_prefill(Answer(reply, "en", DeclareIncident("p1", "t", "rag"))) is None
+
+
+def test_private_replies_prefer_the_response_url_then_an_ephemeral_then_a_dm() -> None:
+    url = "https://hooks.slack.com/actions/T/1/x"
+    assert private_destination("U1", "C1", url) == (
+        "respond",
+        {"response_url": url, "private": True},
+    )
+    assert private_destination("U1", "C1", None) == ("ephemeral", {"channel": "C1", "user": "U1"})
+    assert private_destination("U1", "G1", None)[0] == "ephemeral"
+    assert private_destination("U1", "DU1", None) == ("dm", {"user": "U1"})
+    assert private_destination("U1", None, None) == ("dm", {"user": "U1"})
+
+
+# -- the form listeners over a real store and the loopback Web API ---------------------------
+
+
+class RecordingAck:
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+
+    def __call__(self, **kwargs: Any) -> None:
+        self.calls.append(kwargs)
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlackAPI]:
+    with FakeSlackAPI() as fake:
+        yield fake
+        fake.assert_valid()
+
+
+@pytest.fixture
+def forms(sqlite_url: str, slack: FakeSlackAPI) -> Iterator[IncidentForms]:
+    engine = make_engine(sqlite_url)
+    sync_config(engine, load_config(CONFIG_DIR), source="config", actor="test")
+    ownership = OwnershipService(engine)
+    chat = ChatCore(people=PeopleService(engine), ownership=ownership)
+    client = WebClient(token="xoxb-test", base_url=slack.url, retry_handlers=[])
+    yield IncidentForms(
+        chat=chat, messaging=MessagingService(engine), ownership=ownership, client=client
+    )
+    engine.dispose()
+
+
+def _options(forms: IncidentForms, query: str) -> list[str]:
+    ack = RecordingAck()
+    forms.on_component_options(ack, {"value": query})  # type: ignore[arg-type]
+    [call] = ack.calls
+    return [option["text"]["text"] for option in call["options"]]
+
+
+@pytest.mark.parametrize(
+    ("query", "first"),
+    [
+        ("rag", "Retriever"),  # an alias
+        ("Retr", "Retriever"),  # a prefix of the name
+        ("검색기", "Retriever"),  # a Korean alias
+        ("retreiver", "Retriever"),  # a typo
+        ("gate", "Inference gateway"),  # a prefix of an alias
+        ("vector store", "Indexing pipeline"),
+    ],
+)
+def test_component_picker_finds_components_by_any_name(
+    forms: IncidentForms, query: str, first: str
+) -> None:
+    assert _options(forms, query)[0] == first
+
+
+def test_component_picker_lists_everything_when_empty_and_nothing_for_nonsense(
+    forms: IncidentForms,
+) -> None:
+    everything = _options(forms, "")
+    assert len(everything) == 10 and everything == sorted(everything, key=str.casefold)
+    assert _options(forms, "qqqqzzzz") == []
+
+
+def test_form_opens_once_per_trigger_and_reports_slack_refusing(
+    forms: IncidentForms, slack: FakeSlackAPI
+) -> None:
+    """A redelivered command reuses its trigger_id: the second delivery must not open a
+    second form. An expired trigger makes views.open fail: the caller is told, to answer in
+    text instead."""
+    context = FormContext("C0GENERAL", None, "en")
+    assert forms.open("1.2.trigger", "en", context, Prefill())
+    assert forms.open("1.2.trigger", "en", context, Prefill())
+    assert len(slack.calls("views.open")) == 1
+    slack.set_response("views.open", {"ok": False, "error": "expired_trigger_id"})
+    assert not forms.open("3.4.trigger", "en", context, Prefill())
