@@ -39,7 +39,8 @@ class SlackAdapter:
         self.app = App(
             client=self.client,
             signing_secret=signing_secret.get_secret_value() if signing_secret else None,
-            process_before_response=False,
+            # Answer Slack only once the listener has committed its work (see handlers.py).
+            process_before_response=True,
             token_verification_enabled=False,
             request_verification_enabled=signing_secret is not None,
             logger=None,

@@ -1,13 +1,12 @@
 """Slack listeners: run the command, acknowledge within Slack's 3 seconds, queue the answer.
 
-Bolt (with process_before_response=False) sends the HTTP response as soon as `ack()` is
-called and lets the listener finish on its executor thread. When `ack()` is called depends on
-what the request does (DESIGN.md §5):
-
-- a question (`/owner rag`, `incident status`) is acknowledged at once and answered after;
-- a declaration or decision (`/incident p1 …`, an Acknowledge click) is committed first, with
-  the outbox rows that page people and the reply to the person, and acknowledged after, so a
-  crash once Slack has its 200 loses nothing. Both stay far inside the 3 seconds.
+The bolt App runs with process_before_response=True: Slack gets its HTTP 200 only when the
+listener returns. So every declaration or decision (`/incident p1 …`, a mention that
+declares, an Acknowledge click) is committed, with the outbox rows that page people and the
+reply to the person, before Slack hears back (DESIGN.md §5): a crash once Slack has its 200
+loses nothing. Sending is the work done after, by the outbox dispatcher. Listeners still call
+`ack()` where bolt needs it; for a question (`/owner rag`) that is done first, for a decision
+after the commit. Both stay far inside the 3 seconds (see `make bench`).
 
 Slack redelivers a slash command with the same `trigger_id` (and an event with the same
 `event_id`); those ids become the request key the incident service de-duplicates declarations
