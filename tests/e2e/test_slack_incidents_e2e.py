@@ -360,6 +360,7 @@ def test_mention_declares_with_the_event_as_request_key(
     event = app_mention_event("U0BOB", "C0MLTEAM", "incident p1 rag: citations missing")
     body = event_callback_body(event, event_id="EvINCIDENT01")
     assert post_signed(calm_app, body, JSON).status_code == 200
+    assert len(incidents(calm_app)) == 1  # committed before Slack got its 200
     assert post_signed(calm_app, body, JSON, extra=retry_headers(1)).status_code == 200
     [confirmation] = slack.wait_for("chat.postEphemeral")
     assert confirmation.params["user"] == "U0BOB" and "Declared INC-1" in everything(confirmation)
