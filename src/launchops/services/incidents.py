@@ -8,7 +8,6 @@ double click, a retried request or a second replica finds the work already done.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,10 +20,6 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from launchops.chat import incident_views as cards
-from launchops.chat.reply import Reply
-from launchops.config.models import Policy, SeverityPolicy, parse_duration
-from launchops.delivery import outbox
 from launchops.domain.errors import BadCommand, Forbidden, InvalidTransition, NotFound
 from launchops.domain.incidents import (
     MAX_DESCRIPTION_CHARS,
@@ -32,20 +27,22 @@ from launchops.domain.incidents import (
     check_title,
     parse_level,
 )
-from launchops.domain.paging import OrgSnapshot, PagePlan, plan_pages
+from launchops.domain.paging import OrgSnapshot, plan_pages
 from launchops.services import audit
 from launchops.services.component_index import ComponentIndex
-from launchops.services.org import insiders, org_snapshot, people_by_id, responsible_team
+from launchops.services.incident_messages import IncidentMessenger
+from launchops.services.incident_records import (
+    current_policy,
+    deadline,
+    incident_view,
+    snapshot_policy,
+)
+from launchops.services.org import insiders, org_snapshot, responsible_team
 from launchops.services.people import Viewer
 from launchops.store import session_scope
 from launchops.store.models import (
-    Component,
-    ConfigRevision,
     Incident,
-    IncidentMessage,
     IncidentResponder,
-    Person,
-    Team,
 )
 from launchops.store.types import utcnow
 
@@ -102,6 +99,7 @@ class IncidentService:
         self._locale = default_locale
         self._clock = clock
         self._on_enqueue = on_enqueue or (lambda: None)
+        self._messages = IncidentMessenger(platforms=platforms, locale=default_locale, clock=clock)
 
     def set_wakeup(self, on_enqueue: Callable[[], None]) -> None:
         self._on_enqueue = on_enqueue
@@ -137,7 +135,7 @@ class IncidentService:
             with self._unit() as session:
                 existing = self._existing(session, declare_key, fingerprint)
                 if existing is not None:
-                    return Declared(self._view(session, existing), created=False)
+                    return Declared(incident_view(session, existing), created=False)
                 component_id = self._component(session, component_query)
                 if component_id is None and team_id is None:
                     raise BadCommand("error.incident_needs_component", level=severity, title=title)
@@ -160,7 +158,7 @@ class IncidentService:
                 existing = self._existing(session, declare_key, fingerprint)
                 if existing is None:
                     raise
-                return Declared(self._view(session, existing), created=False)
+                return Declared(incident_view(session, existing), created=False)
 
     def _existing(
         self, session: Session, declare_key: str | None, fingerprint: str | None
@@ -205,7 +203,7 @@ class IncidentService:
         fingerprint: str | None,
         origin: dict[str, Any],
     ) -> Declared:
-        policy = _current_policy(session)
+        policy = current_policy(session)
         level_policy = policy.severities[severity]  # type: ignore[index]
         snapshot = org_snapshot(session, component_id=component_id, team_id=team_id)
         now = self._clock()
@@ -224,20 +222,14 @@ class IncidentService:
             policy={
                 "severities": {k: v.model_dump(mode="json") for k, v in policy.severities.items()}
             },
-            next_escalation_at=_deadline(level_policy, now),
+            next_escalation_at=deadline(level_policy, now),
         )
         incident.previous_incident_id = self._previous(session, fingerprint)
         session.add(incident)
         session.flush()
-        plan = plan_pages([] if level_policy.backlog else level_policy.page, snapshot)
-        paged, unreachable = self._page(session, incident, plan, step=0)
-        channels: list[str] = []
-        if not level_policy.backlog:
-            if incident.team_id:
-                plan.add_channel(incident.team_id)
-            channels = self._post_cards(session, incident, plan.channels)
-            if severity in policy.incidents.dedicated_channel:
-                channels += self._open_room(session, incident, policy, actor)
+        paged, unreachable, channels = self._messages.page_level(
+            session, incident, level_policy, policy, snapshot, actor
+        )
         audit.record(
             session,
             actor=actor.label,
@@ -257,7 +249,11 @@ class IncidentService:
             unreachable=len(unreachable),
         )
         return Declared(
-            self._view(session, incident), True, tuple(paged), tuple(channels), tuple(unreachable)
+            incident_view(session, incident),
+            True,
+            tuple(paged),
+            tuple(channels),
+            tuple(unreachable),
         )
 
     def _previous(self, session: Session, fingerprint: str | None) -> int | None:
@@ -268,209 +264,6 @@ class IncidentService:
             .where(Incident.fingerprint == fingerprint, Incident.status == "resolved")
             .order_by(col(Incident.id).desc())
         ).first()
-
-    # paging ------------------------------------------------------------------------------
-    def _page(
-        self, session: Session, incident: Incident, plan: PagePlan, *, step: int
-    ) -> tuple[list[str], list[str]]:
-        """DM every planned person not yet paged; returns (paged names, unreachable names)."""
-        assert incident.id is not None
-        already = set(
-            session.exec(
-                select(IncidentResponder.person_id).where(
-                    IncidentResponder.incident_id == incident.id
-                )
-            ).all()
-        )
-        fresh = {p: why for p, why in plan.people.items() if p not in already}
-        people = people_by_id(session, fresh)
-        view = self._view(session, incident, extra_responders=list(fresh))
-        paged: list[str] = []
-        unreachable: list[str] = []
-        for person_id, reason in fresh.items():
-            person = people.get(person_id)
-            if person is None:
-                continue
-            session.add(
-                IncidentResponder(
-                    incident_id=incident.id,
-                    person_id=person_id,
-                    reason=reason[:200],
-                    step=step,
-                    paged_at=self._clock(),
-                )
-            )
-            locale = person.locale or self._locale
-            sent = False
-            for platform in self._platforms:
-                destination = _dm_destination(platform, person)
-                if destination is None:
-                    continue
-                kind, where = destination
-                outbox_id = outbox.enqueue(
-                    session,
-                    platform=platform,
-                    kind=kind,
-                    destination=where,
-                    reply=cards.page_card(view, locale, reason),
-                    locale=locale,
-                    dedupe_key=f"incident:{incident.id}:page:{person_id}:{platform}",
-                )
-                if outbox_id is not None:
-                    session.add(
-                        IncidentMessage(
-                            incident_id=incident.id,
-                            platform=platform,
-                            outbox_id=outbox_id,
-                            channel=person_id,
-                            person_id=person_id,
-                            locale=locale,
-                        )
-                    )
-                    sent = True
-            (paged if sent else unreachable).append(person.name)
-        self._invite_to_room(session, incident, [people[p] for p in fresh if p in people], step)
-        return paged, unreachable
-
-    # the incident's own channel (policy `incidents.dedicated_channel`) -------------------
-    def _open_room(
-        self, session: Session, incident: Incident, policy: Policy, actor: Actor
-    ) -> list[str]:
-        """One outbox row that creates `<prefix>-<number>-<slug>` in Slack, invites the
-        responders and the declarer, and posts the card there; the card is then edited and
-        its thread noted like any other. Returns the channel's name, once."""
-        assert incident.id is not None
-        if "slack" not in self._platforms:
-            return []
-        name = room_name(policy.incidents.channel_prefix, incident.id, incident.title)
-        responders = session.exec(
-            select(IncidentResponder.person_id).where(IncidentResponder.incident_id == incident.id)
-        ).all()
-        declarer = [actor.viewer.person_id] if actor.viewer.person_id else []
-        people = people_by_id(session, [*declarer, *responders])
-        users = sorted({p.slack_id for p in people.values() if p.slack_id})
-        outbox_id = outbox.enqueue(
-            session,
-            platform="slack",
-            kind=ROOM_KIND,
-            destination={"name": name, "users": users},
-            reply=cards.incident_card(self._view(session, incident), self._locale),
-            locale=self._locale,
-            dedupe_key=_room_key(incident.id),
-        )
-        if outbox_id is None:
-            return []
-        session.add(
-            IncidentMessage(
-                incident_id=incident.id,
-                platform="slack",
-                outbox_id=outbox_id,
-                channel=name,
-                locale=self._locale,
-            )
-        )
-        return [f"#{name}"]
-
-    def _invite_to_room(
-        self, session: Session, incident: Incident, people: list[Person], step: int
-    ) -> None:
-        """People paged after the room was opened (escalations) are invited into it too."""
-        assert incident.id is not None
-        users = sorted({p.slack_id for p in people if p.slack_id})
-        if not users or "slack" not in self._platforms:
-            return
-        table = outbox.outbox_table
-        room = session.execute(
-            select(table.c.id).where(table.c.dedupe_key == _room_key(incident.id))
-        ).scalar_one_or_none()
-        if room is None:
-            return
-        outbox.enqueue(
-            session,
-            platform="slack",
-            kind=INVITE_KIND,
-            destination={"users": users},
-            reply=Reply(text=f"INC-{incident.id}"),  # required by the outbox, never shown
-            locale=self._locale,
-            depends_on=room,
-            dedupe_key=f"incident:{incident.id}:invite:{step}:{','.join(users)}"[:255],
-        )
-
-    def _post_cards(self, session: Session, incident: Incident, team_ids: list[str]) -> list[str]:
-        assert incident.id is not None
-        view = self._view(session, incident)
-        posted: list[str] = []
-        for team_id in team_ids:
-            team = session.get(Team, team_id)
-            if team is None:
-                continue
-            for platform in self._platforms:
-                channel = _channel_of(platform, team)
-                if channel is None:
-                    continue
-                kind, where = (
-                    ("post", {"conversation": channel})
-                    if platform == "teams"
-                    else ("post", {"channel": channel})
-                )
-                outbox_id = outbox.enqueue(
-                    session,
-                    platform=platform,
-                    kind=kind,
-                    destination=where,
-                    reply=cards.incident_card(view, self._locale),
-                    locale=self._locale,
-                    dedupe_key=f"incident:{incident.id}:card:{platform}:{channel}",
-                )
-                if outbox_id is not None:
-                    session.add(
-                        IncidentMessage(
-                            incident_id=incident.id,
-                            platform=platform,
-                            outbox_id=outbox_id,
-                            channel=channel,
-                            locale=self._locale,
-                        )
-                    )
-                    if team.name not in posted:
-                        posted.append(team.name)
-        return posted
-
-    def _broadcast(
-        self, session: Session, incident: Incident, note_key: str | None, **params: Any
-    ) -> None:
-        """Edit every card of the incident in place and add a note to channel threads."""
-        session.flush()
-        view = self._view(session, incident)
-        messages = session.exec(
-            select(IncidentMessage)
-            .where(IncidentMessage.incident_id == incident.id)
-            .order_by(col(IncidentMessage.id))
-        ).all()
-        for message in messages:
-            order = f"incident:{incident.id}:message:{message.id}"
-            outbox.enqueue(
-                session,
-                platform=message.platform,
-                kind="update",
-                destination={},
-                reply=cards.incident_card(view, message.locale),
-                locale=message.locale,
-                depends_on=message.outbox_id,
-                ordering_key=order,
-            )
-            if note_key and message.person_id is None:
-                kind = "respond" if message.platform == "teams" else "post"
-                outbox.enqueue(
-                    session,
-                    platform=message.platform,
-                    kind=kind,
-                    destination={"thread": True},
-                    reply=cards.note(note_key, message.locale, **params),
-                    locale=message.locale,
-                    depends_on=message.outbox_id,
-                    ordering_key=order,
-                )
 
     # acting on an incident ---------------------------------------------------------------
     def acknowledge(self, incident_id: int, actor: Actor) -> Outcome:
@@ -496,8 +289,10 @@ class IncidentService:
                 subject=f"incident:{incident_id}",
                 seconds_to_ack=(now - incident.declared_at).total_seconds(),
             )
-            self._broadcast(session, incident, "incident.note.acknowledged", person=actor.label)
-            return Outcome(self._view(session, incident))
+            self._messages.broadcast(
+                session, incident, "incident.note.acknowledged", person=actor.label
+            )
+            return Outcome(incident_view(session, incident))
 
     def resolve(self, incident_id: int, actor: Actor, *, note_key: str | None = None) -> Outcome:
         with self._unit() as session:
@@ -522,10 +317,10 @@ class IncidentService:
                 subject=f"incident:{incident_id}",
                 seconds_to_resolve=(now - incident.declared_at).total_seconds(),
             )
-            self._broadcast(
+            self._messages.broadcast(
                 session, incident, note_key or "incident.note.resolved", person=actor.label
             )
-            return Outcome(self._view(session, incident))
+            return Outcome(incident_view(session, incident))
 
     def escalate(self, incident_id: int, actor: Actor) -> Outcome:
         """Page the next escalation step now, by hand."""
@@ -536,8 +331,8 @@ class IncidentService:
                 self._refuse(session, incident)
             paged = self._escalate_step(session, incident, actor=actor)
             if paged is None:
-                return Outcome(self._view(session, incident))
-            return Outcome(self._view(session, incident), tuple(paged))
+                return Outcome(incident_view(session, incident))
+            return Outcome(incident_view(session, incident), tuple(paged))
 
     def change_severity(self, incident_id: int, level: str, actor: Actor) -> Outcome:
         new = parse_level(level)
@@ -548,29 +343,25 @@ class IncidentService:
                 self._refuse(session, incident)
             old = incident.severity
             if new == old:
-                return Outcome(self._view(session, incident))
-            level_policy = _snapshot_policy(incident, new)
+                return Outcome(incident_view(session, incident))
+            level_policy = snapshot_policy(incident, new)
             now = self._clock()
-            deadline = _deadline(level_policy, now) if incident.status == "open" else None
+            due = deadline(level_policy, now) if incident.status == "open" else None
             if not self._transition(
                 session,
                 incident,
                 OPEN_STATES,
                 severity=new,
                 escalation_step=0,
-                next_escalation_at=deadline,
+                next_escalation_at=due,
             ):
                 self._refuse(session, incident)
             snapshot = org_snapshot(
                 session, component_id=incident.component_id, team_id=incident.team_id
             )
-            plan = plan_pages([] if level_policy.backlog else level_policy.page, snapshot)
-            paged, unreachable = self._page(session, incident, plan, step=0)
-            if not level_policy.backlog and incident.team_id:
-                self._post_cards(session, incident, [incident.team_id])
-            policy = _current_policy(session)
-            if not level_policy.backlog and new in policy.incidents.dedicated_channel:
-                self._open_room(session, incident, policy, actor)
+            paged, unreachable, _ = self._messages.page_level(
+                session, incident, level_policy, current_policy(session), snapshot, actor
+            )
             audit.record(
                 session,
                 actor=actor.label,
@@ -581,7 +372,7 @@ class IncidentService:
                 paged=paged,
                 unreachable=unreachable,
             )
-            self._broadcast(
+            self._messages.broadcast(
                 session,
                 incident,
                 "incident.note.severity",
@@ -589,7 +380,7 @@ class IncidentService:
                 new=new.upper(),
                 person=actor.label,
             )
-            return Outcome(self._view(session, incident), tuple(paged))
+            return Outcome(incident_view(session, incident), tuple(paged))
 
     def take_postmortem(self, incident_id: int, actor: Actor) -> Outcome:
         with self._unit() as session:
@@ -608,8 +399,10 @@ class IncidentService:
                 action="incident.postmortem_owner",
                 subject=f"incident:{incident_id}",
             )
-            self._broadcast(session, incident, "incident.note.postmortem", person=actor.label)
-            return Outcome(self._view(session, incident))
+            self._messages.broadcast(
+                session, incident, "incident.note.postmortem", person=actor.label
+            )
+            return Outcome(incident_view(session, incident))
 
     # escalation --------------------------------------------------------------------------
     def escalate_due(self) -> int:
@@ -621,14 +414,14 @@ class IncidentService:
         """
         now = self._clock()
         with session_scope(self._engine) as session:
-            due = session.exec(
+            candidates = session.exec(
                 select(Incident.id)
                 .where(Incident.status == "open", col(Incident.next_escalation_at) <= now)
                 .order_by(col(Incident.next_escalation_at))
                 .limit(SWEEP_BATCH)
             ).all()
         done = 0
-        for incident_id in due:
+        for incident_id in candidates:
             try:
                 with self._unit() as session:
                     incident = session.exec(
@@ -652,7 +445,7 @@ class IncidentService:
         self, session: Session, incident: Incident, *, actor: Actor | None
     ) -> list[str] | None:
         """Page escalation step `escalation_step`; None when no step is left."""
-        level_policy = _snapshot_policy(incident, incident.severity)
+        level_policy = snapshot_policy(incident, incident.severity)
         step = incident.escalation_step
         steps = level_policy.escalate_to
         now = self._clock()
@@ -667,15 +460,15 @@ class IncidentService:
                     action="incident.escalation_exhausted",
                     subject=f"incident:{incident.id}",
                 )
-                self._broadcast(session, incident, "incident.note.exhausted")
+                self._messages.broadcast(session, incident, "incident.note.exhausted")
             return None
-        deadline = _deadline(level_policy, now) if incident.status == "open" else None
+        due = deadline(level_policy, now) if incident.status == "open" else None
         if not self._transition(
             session,
             incident,
             OPEN_STATES,
             escalation_step=step + 1,
-            next_escalation_at=deadline,
+            next_escalation_at=due,
             expect_step=step,
         ):
             return None
@@ -683,9 +476,9 @@ class IncidentService:
             session, component_id=incident.component_id, team_id=incident.team_id
         )
         plan = plan_pages([steps[step]], snapshot)
-        paged, unreachable = self._page(session, incident, plan, step=step + 1)
+        paged, unreachable = self._messages.page(session, incident, plan, step=step + 1)
         if plan.channels:
-            self._post_cards(session, incident, plan.channels)
+            self._messages.post_cards(session, incident, plan.channels)
         label = actor.label if actor else "scheduler"
         audit.record(
             session,
@@ -699,11 +492,11 @@ class IncidentService:
         )
         people = ", ".join(paged) or steps[step]
         if actor is None:
-            self._broadcast(
+            self._messages.broadcast(
                 session, incident, "incident.note.escalated", people=people, step=step + 1
             )
         else:
-            self._broadcast(
+            self._messages.broadcast(
                 session, incident, "incident.note.escalated_by", person=actor.label, people=people
             )
         log.info("incident.escalated", incident=incident.id, step=step + 1, paged=len(paged))
@@ -712,7 +505,7 @@ class IncidentService:
     # reading -----------------------------------------------------------------------------
     def get(self, incident_id: int) -> IncidentView:
         with session_scope(self._engine) as session:
-            return self._view(session, self._load(session, incident_id))
+            return incident_view(session, self._load(session, incident_id))
 
     def open_incidents(self, limit: int = 10) -> list[IncidentView]:
         with session_scope(self._engine) as session:
@@ -722,7 +515,7 @@ class IncidentService:
                 .order_by(col(Incident.id).desc())
                 .limit(limit)
             ).all()
-            return [self._view(session, row) for row in rows]
+            return [incident_view(session, row) for row in rows]
 
     def find_for(self, actor: Actor) -> int:
         """The one open incident `actor` responds to, for `incident ack` without a number."""
@@ -759,7 +552,7 @@ class IncidentService:
                 component_id = self._component(session, component)
                 query = query.where(Incident.component_id == component_id)
             rows = session.exec(query.order_by(col(Incident.id).desc()).limit(limit)).all()
-            return [self._view(session, row) for row in rows]
+            return [incident_view(session, row) for row in rows]
 
     def open_by_fingerprint(self, fingerprint: str) -> int | None:
         with session_scope(self._engine) as session:
@@ -816,109 +609,3 @@ class IncidentService:
         raise InvalidTransition(
             "error.incident_already_acknowledged", ref=ref, person=incident.acknowledged_by or "?"
         )
-
-    def _view(
-        self, session: Session, incident: Incident, *, extra_responders: list[str] | None = None
-    ) -> IncidentView:
-        assert incident.id is not None
-        component = session.get(Component, incident.component_id) if incident.component_id else None
-        team = session.get(Team, incident.team_id) if incident.team_id else None
-        responder_ids = list(
-            session.exec(
-                select(IncidentResponder.person_id)
-                .where(IncidentResponder.incident_id == incident.id)
-                .order_by(col(IncidentResponder.step), col(IncidentResponder.paged_at))
-            ).all()
-        )
-        for extra in extra_responders or []:
-            if extra not in responder_ids:
-                responder_ids.append(extra)
-        names = people_by_id(session, responder_ids)
-        owner = (
-            session.get(Person, incident.postmortem_owner) if incident.postmortem_owner else None
-        )
-        meaning = _snapshot_policy(incident, incident.severity).meaning
-        return IncidentView(
-            id=incident.id,
-            severity=incident.severity,
-            status=incident.status,
-            title=incident.title,
-            description=incident.description,
-            meaning=meaning,
-            component_id=incident.component_id,
-            component_name=component.name if component else None,
-            team_id=incident.team_id,
-            team_name=team.name if team else None,
-            source=incident.source,
-            declared_by=incident.declared_by,
-            declared_at=incident.declared_at,
-            acknowledged_by=incident.acknowledged_by,
-            acknowledged_at=incident.acknowledged_at,
-            resolved_by=incident.resolved_by,
-            resolved_at=incident.resolved_at,
-            ack_deadline=incident.next_escalation_at,
-            runbook=component.runbook if component else None,
-            responders=tuple(names[p].name for p in responder_ids if p in names),
-            postmortem_owner=owner.name if owner else incident.postmortem_owner,
-        )
-
-
-ROOM_KIND = "channel"  # outbox kind: create a channel, invite, post the card (SlackSender)
-INVITE_KIND = "invite"  # outbox kind: invite people into the channel a `channel` row made
-_NOT_IN_NAMES = re.compile(r"[^a-z0-9]+")
-MAX_CHANNEL_NAME = 80  # Slack's limit
-
-
-def room_name(prefix: str, number: int, title: str) -> str:
-    """`inc-12-empty-answers`: Slack channel names are lowercase letters, digits and hyphens,
-    at most 80 characters; a title with no such characters (e.g. Korean) gives `inc-12`."""
-    base = f"{prefix}-{number}"
-    slug = _NOT_IN_NAMES.sub("-", title.lower()).strip("-")
-    if not slug:
-        return base
-    return f"{base}-{slug}"[:MAX_CHANNEL_NAME].rstrip("-")
-
-
-def _room_key(incident_id: int) -> str:
-    return f"incident:{incident_id}:room:slack"
-
-
-def _current_policy(session: Session) -> Policy:
-    latest = session.exec(
-        select(ConfigRevision).order_by(col(ConfigRevision.id).desc()).limit(1)
-    ).first()
-    return Policy.model_validate(latest.policy) if latest else Policy()
-
-
-def _snapshot_policy(incident: Incident, level: str) -> SeverityPolicy:
-    """The severity rules as they were when the incident was declared."""
-    data = (incident.policy or {}).get("severities", {}).get(level)
-    if data is None:
-        return Policy().severities[level]  # type: ignore[index]
-    return SeverityPolicy.model_validate(data)
-
-
-def _deadline(level_policy: SeverityPolicy, now: datetime) -> datetime | None:
-    if level_policy.backlog or not level_policy.ack_within:
-        return None
-    return now + parse_duration(level_policy.ack_within)
-
-
-def _dm_destination(platform: str, person: Person) -> tuple[str, dict[str, Any]] | None:
-    if platform == "slack" and person.slack_id:
-        return "dm", {"user": person.slack_id}
-    if platform == "teams" and person.teams_id:
-        return "post", {"conversation": person.teams_id}
-    if platform == "console":
-        return "post", {"user": person.id}
-    return None
-
-
-def _channel_of(platform: str, team: Team) -> str | None:
-    if platform == "slack":
-        return team.slack_channel
-    if platform == "teams":
-        return team.teams_channel
-    if platform == "console":
-        return f"#{team.id}"
-    return None
