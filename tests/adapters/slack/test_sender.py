@@ -12,7 +12,7 @@ from slack_sdk import WebClient
 from launchops.adapters.slack.sender import SlackSender
 from launchops.chat.reply import Card, Reply
 from launchops.delivery.sender import Delivery, PermanentFailure, RetryLater
-from launchops.services.incidents import room_name
+from launchops.services.incident_messages import room_name
 from tests.fakes.slack_api import FakeSlackAPI, RecordedCall
 
 CARD = Reply(text="INC-7 · P1 · Retriever: empty answers", card=Card(title="INC-7"))
