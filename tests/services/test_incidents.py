@@ -303,3 +303,26 @@ def test_people_without_a_chat_id_are_reported_unreachable(
     with session_scope(engine) as session:
         responders = session.exec(select(IncidentResponder.person_id)).all()
     assert set(responders) == {"olivia", "grace"}
+
+
+def test_pages_say_why_in_the_readers_language(fast: Engine, clock: Clock) -> None:
+    incidents = service(fast, clock)
+    incidents.declare(level="p1", title="x", component_query="rag", actor=actor(fast, "U0ALICE"))
+    [chris_page] = [m for m in outbox(fast) if m.kind == "dm"]
+    assert chris_page.payload["text"].startswith(
+        "You are paged (on call for Data team, the Responsible team)"
+    )
+    incidents.declare(level="p0", title="y", component_query="model", actor=actor(fast, "U0ALICE"))
+    minjun = [m for m in outbox(fast) if m.kind == "dm" and m.destination["user"] == "U0MINJUN"]
+    assert minjun == []  # not on call: P0 pages on-call people and the Accountable only
+    bob = [m for m in outbox(fast) if m.kind == "dm" and m.destination["user"] == "U0BOB"]
+    assert bob[-1].payload["text"].startswith("You are paged (on call for ML team)")
+    incidents.declare(level="p1", title="z", team_id="leadership", actor=actor(fast, "U0ALICE"))
+    grace = [m for m in outbox(fast) if m.kind == "dm" and m.destination["user"] == "U0GRACE"]
+    assert (
+        grace[-1]
+        .payload["text"]
+        .startswith("You are paged (member of Leadership, the Responsible team)")
+    )
+    mia = [m for m in outbox(fast) if m.kind == "dm" and m.destination["user"] == "U0MIA"]
+    assert mia[-1].payload["text"].startswith("호출되었습니다 (Customer support 당번)")

@@ -7,11 +7,13 @@ permission checks.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
-from launchops.chat.i18n import t
+from launchops.chat.i18n import catalogue, t
 from launchops.chat.reply import Action, Card, Field, Reply
 from launchops.domain.incidents import LEVELS, IncidentView
+from launchops.domain.paging import PageReason
 
 LEVEL_MARK = {"p0": "🔴", "p1": "🟠", "p2": "🟡", "p3": "⚪"}
 
@@ -122,8 +124,19 @@ def incident_card(view: IncidentView, locale: str, *, intro: str | None = None) 
     )
 
 
-def page_card(view: IncidentView, locale: str, reason: str) -> Reply:
-    return incident_card(view, locale, intro=t("incident.paged_you", locale, reason=reason))
+def reason_text(reason: PageReason, team_names: Mapping[str, str], locale: str) -> str:
+    """`on call for Data team, the Responsible team`, in the reader's language."""
+    key = f"incident.reason.{reason.target}" + ("" if reason.team else "_you")
+    if key not in catalogue(locale):
+        key = "incident.reason.person"
+    return t(key, locale, team=team_names.get(reason.team or "", reason.team or ""))
+
+
+def page_card(
+    view: IncidentView, locale: str, reason: PageReason, team_names: Mapping[str, str]
+) -> Reply:
+    why = reason_text(reason, team_names, locale)
+    return incident_card(view, locale, intro=t("incident.paged_you", locale, reason=why))
 
 
 def note(key: str, locale: str, **params: object) -> Reply:

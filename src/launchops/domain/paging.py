@@ -28,12 +28,26 @@ class OrgSnapshot:
     raci: Mapping[str, tuple[tuple[str, str], ...]]  # role letter → ((kind, id), …)
 
 
+@dataclass(frozen=True)
+class PageReason:
+    """Why someone is paged: the policy target that chose them and, if through a team, which.
+
+    Kept as data so each person reads the reason in their own language.
+    """
+
+    target: str  # oncall_all, responsible, accountable, team, person, …
+    team: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.target} ({self.team})" if self.team else self.target
+
+
 @dataclass
 class PagePlan:
-    people: dict[str, str] = field(default_factory=dict)  # person id → why (first reason wins)
+    people: dict[str, PageReason] = field(default_factory=dict)  # first reason wins
     channels: list[str] = field(default_factory=list)  # team ids whose channel gets the post
 
-    def add_person(self, person: str, reason: str) -> None:
+    def add_person(self, person: str, reason: PageReason) -> None:
         self.people.setdefault(person, reason)
 
     def add_channel(self, team: str) -> None:
@@ -54,11 +68,11 @@ def plan_pages(targets: Iterable[str], org: OrgSnapshot) -> PagePlan:
         if target == "oncall_all":
             for team in org.teams.values():
                 for person in team.oncall:
-                    plan.add_person(person, f"on call for {team.id}")
+                    plan.add_person(person, PageReason("oncall_all", team.id))
         elif target in ("responsible", "responsible_oncall", "responsible_team"):
             for kind, ident in responsible:
                 if kind == "person":
-                    plan.add_person(ident, "responsible")
+                    plan.add_person(ident, PageReason(target))
                     continue
                 r_team = org.teams.get(ident)
                 if r_team is None:
@@ -69,8 +83,10 @@ def plan_pages(targets: Iterable[str], org: OrgSnapshot) -> PagePlan:
                     chosen = _team_pagees(r_team)[:1]
                 else:
                     chosen = r_team.members
+                # A team with no rota is paged through its members: say so.
+                why = target if r_team.oncall else "responsible_team"
                 for person in chosen:
-                    plan.add_person(person, f"{target.replace('_', ' ')} ({r_team.id})")
+                    plan.add_person(person, PageReason(why, r_team.id))
                 if r_team.has_channel:
                     plan.add_channel(r_team.id)
         elif target in RACI_ROLES:
@@ -79,18 +95,18 @@ def plan_pages(targets: Iterable[str], org: OrgSnapshot) -> PagePlan:
         else:
             kind, _, ident = target.partition(":")
             if ident:
-                _add_party(plan, kind, ident, org, reason=target)
+                _add_party(plan, kind, ident, org, reason=kind)
     return plan
 
 
 def _add_party(plan: PagePlan, kind: str, ident: str, org: OrgSnapshot, *, reason: str) -> None:
     if kind == "person":
-        plan.add_person(ident, reason)
+        plan.add_person(ident, PageReason(reason))
         return
     team = org.teams.get(ident)
     if team is None:
         return
     for person in _team_pagees(team):
-        plan.add_person(person, f"{reason} ({team.id})")
+        plan.add_person(person, PageReason(reason, team.id))
     if team.has_channel:
         plan.add_channel(team.id)

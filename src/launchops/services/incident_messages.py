@@ -77,6 +77,7 @@ class IncidentMessenger:
         )
         fresh = {p: why for p, why in plan.people.items() if p not in already}
         people = people_by_id(session, fresh)
+        team_names = {team.id: team.name for team in session.exec(select(Team)).all()}
         view = incident_view(session, incident, extra_responders=list(fresh))
         paged: list[str] = []
         unreachable: list[str] = []
@@ -88,7 +89,7 @@ class IncidentMessenger:
                 IncidentResponder(
                     incident_id=incident.id,
                     person_id=person_id,
-                    reason=reason[:200],
+                    reason=str(reason)[:200],
                     step=step,
                     paged_at=self._clock(),
                 )
@@ -105,7 +106,7 @@ class IncidentMessenger:
                     platform=platform,
                     kind=kind,
                     destination=where,
-                    reply=cards.page_card(view, locale, reason),
+                    reply=cards.page_card(view, locale, reason, team_names),
                     locale=locale,
                     dedupe_key=f"incident:{incident.id}:page:{person_id}:{platform}",
                 )
