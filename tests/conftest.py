@@ -19,6 +19,7 @@ import sqlalchemy as sa
 import structlog
 from sqlalchemy.engine import Engine, make_url
 
+from launchops.logging_setup import mask_event
 from launchops.store import make_engine, upgrade_schema
 
 # Through the stdlib logging module, so pytest captures log lines of background threads too
@@ -27,6 +28,7 @@ structlog.configure(
     processors=[
         structlog.processors.add_log_level,
         structlog.processors.format_exc_info,
+        mask_event,  # as in production: test logs exercise the masking too
         structlog.dev.ConsoleRenderer(
             colors=False, exception_formatter=structlog.dev.plain_traceback
         ),

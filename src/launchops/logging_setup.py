@@ -1,15 +1,55 @@
-"""structlog configuration: JSON lines for servers, quiet readable lines for the console."""
+"""structlog configuration: JSON lines for servers, quiet readable lines for the console.
+
+Every log line passes through PII/secret masking (DESIGN §5 "Private"): structlog events
+through `mask_event`, and lines from other libraries' stdlib loggers through the root
+handler's `MaskingFormatter`.
+"""
 
 from __future__ import annotations
 
 import logging
 import sys
+from typing import Final
 
 import structlog
+from structlog.typing import EventDict, WrappedLogger
+
+from launchops.domain.masking import mask, mask_value
+
+# Left as they are: `timestamp` is our own clock reading (and ISO timestamps are the most
+# common digit cluster; masking them would only cost time), `exc_info` is needed raw by a
+# later exception formatter when format_exc_info did not run, and `_record` /
+# `_from_structlog` belong to structlog's stdlib bridge.
+_RAW_KEYS: Final = frozenset({"timestamp", "exc_info", "_record", "_from_structlog"})
+
+
+def mask_event(logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
+    """Mask PII and secrets in every value of the event, `event` and `exception` included.
+
+    Place it after `format_exc_info`, so tracebacks are text by then and get masked too,
+    and before the renderer.
+    """
+    for key, value in event_dict.items():
+        if key not in _RAW_KEYS:
+            event_dict[key] = mask_value(value)
+    return event_dict
+
+
+class MaskingFormatter(logging.Formatter):
+    """Masks whole formatted lines, tracebacks included, from non-structlog loggers.
+
+    HTTP clients and SDKs log URLs, headers and error bodies that may carry tokens; they
+    reach the root handler without passing through structlog's processors.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        return mask(super().format(record))
 
 
 def configure(*, json: bool, level: int = logging.INFO) -> None:
     logging.basicConfig(stream=sys.stderr, level=level, format="%(message)s", force=True)
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(MaskingFormatter("%(message)s"))
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer()
         if json
@@ -24,6 +64,7 @@ def configure(*, json: bool, level: int = logging.INFO) -> None:
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
+            mask_event,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),

@@ -1,0 +1,388 @@
+"""PII and secret masking for failure texts and log lines (DESIGN §5 "Private").
+
+Failure reviews and logs outlive the incident and are read by far more people than the
+responders, so whatever a person pasted into a title, a note or an error message —
+an email, a phone number, a card number, a Korean resident registration number, an API
+token — is replaced by a typed placeholder before it is stored or logged. The placeholder
+keeps the text readable ("paged [phone]", "token=[secret]") and says what was there.
+
+The rules lean two ways on purpose. Secrets and identifiers with a recognisable shape
+(Slack and GitHub tokens, JWTs, Luhn-valid card numbers, RRNs with a real date) are masked
+wherever they appear. Everything guessed from shape alone (long random-looking strings,
+digit runs) is masked only when it is unlikely to be an ordinary log field: incident
+numbers, ISO timestamps, Slack message timestamps, versions, ports, UUIDs and git-style
+short hashes must stay readable, or the logs stop being useful for the very incidents they
+record.
+
+Kinds run in a fixed order — secrets, emails, RRNs, cards, phones — so a token or an
+address is taken whole before its digits could be mistaken for a phone number, and an RRN
+before its 13 digits could pass as a card. Placeholders contain no digits, no `@` and no
+token shapes, so masking an already masked text changes nothing.
+
+Pure: no I/O, no clock, no global state beyond precompiled patterns.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections import Counter
+from collections.abc import Callable
+from itertools import pairwise
+from typing import Any, Final
+
+import phonenumbers
+
+EMAIL: Final = "[email]"
+PHONE: Final = "[phone]"
+CARD: Final = "[card]"
+RRN: Final = "[rrn]"
+SECRET: Final = "[secret]"  # noqa: S105 - the placeholder, not a password
+PLACEHOLDERS: Final = (EMAIL, PHONE, CARD, RRN, SECRET)
+
+# Texts matching none of these cannot hold anything masked below: every kind needs a digit,
+# an `@`, a separator (`-`, `_`, `=`, `:`) or one of the few prefixes that may come
+# without them. Most log events and chat texts are short prose, and skip all the work.
+_MAYBE_SENSITIVE: Final = re.compile(r"[0-9@=:_-]|bearer|akia|asia|eyj", re.IGNORECASE)
+_DIGIT: Final = re.compile(r"[0-9]")
+
+# --- secrets -------------------------------------------------------------------------------
+
+# Token shapes masked whole, wherever they stand (one alternation, one pass).
+_TOKENS: Final = re.compile(
+    "|".join(
+        (
+            # Slack bot/user/app/refresh tokens: xoxb-…, xoxp-…, xoxe-…, xapp-1-…
+            r"(?<![A-Za-z0-9])xox[abeposr]-[A-Za-z0-9-]{10,}",
+            r"(?<![A-Za-z0-9])xapp-[A-Za-z0-9-]{10,}",
+            # OpenAI/Anthropic-style keys (sk-…, sk-proj-…); a digit is required so prose
+            # like "sk-learn-compatible-estimators" stays.
+            r"(?<![A-Za-z0-9_-])sk-(?=[A-Za-z0-9_-]*[0-9])[A-Za-z0-9_-]{20,}",
+            # Stripe secret and restricted keys.
+            r"(?<![A-Za-z0-9])[rs]k_(?:live|test)_[A-Za-z0-9]{16,}",
+            # AWS access key ids (long-term AKIA, temporary ASIA).
+            r"(?<![A-Za-z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Za-z0-9])",
+            # GitHub personal, OAuth, app and refresh tokens; fine-grained PATs.
+            r"(?<![A-Za-z0-9_])gh[opsur]_[A-Za-z0-9]{20,}",
+            r"(?<![A-Za-z0-9_])github_pat_[A-Za-z0-9_]{20,}",
+            # Google API keys.
+            r"(?<![A-Za-z0-9_-])AIza[0-9A-Za-z_-]{35}",
+            # JWTs: a base64url JSON header (always `eyJ`), a payload and a signature
+            # (empty for alg=none).
+            r"(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*",
+            # Slack incoming-webhook and workflow URLs carry their secret in the path.
+            r"(?:(?<=hooks\.slack\.com/services/)|(?<=hooks\.slack\.com/workflows/)"
+            r"|(?<=hooks\.slack\.com/triggers/))[A-Za-z0-9/_-]+",
+        )
+    )
+)
+
+# `Bearer <token>` in headers and error texts; the token needs a digit, so the prose
+# "a Bearer token is required" stays.
+_BEARER: Final = re.compile(
+    r"(?P<keep>\b[Bb][Ee][Aa][Rr][Ee][Rr][ \t]+)"
+    r"(?=[A-Za-z0-9._~+/-]*[0-9])[A-Za-z0-9._~+/-]{8,}=*"
+)
+
+# `password=…`, `client_secret: …`, `"api_key": "…"`, `--token=…`, `SLACK_BOT_TOKEN=…`:
+# the value goes, the name stays (it tells the reader what was there). The name may carry
+# any prefix (db_password, x-api-key) but must end in the keyword, so `token_type=bearer`
+# and `tokens=5` stay.
+_ASSIGNMENT: Final = re.compile(
+    r"(?P<key>(?<![A-Za-z0-9_.-])-*(?:[A-Za-z0-9]+[_.-])*"
+    r"(?:password|passwd|passphrase|secret|token|api[_-]?key|apikey|access[_-]?key"
+    r"|private[_-]?key|secret[_-]?key)"
+    r"[\"']?[ \t]*[=:][ \t]*)"
+    r"(?!=)"
+    r"(?:(?P<quote>[\"'])(?P<quoted>[^\"'\n]+)(?P=quote)|(?P<bare>[^\s,;&\"'<>]+))",
+    re.IGNORECASE,
+)
+
+# Passwords in URLs: postgresql://user:secret@host/db.
+_URL_PASSWORD: Final = re.compile(r"(?P<keep>://[^\s:/@\[\]]*:)[^\s/@]+(?=@)")
+
+# Long random-looking strings (API keys, signing secrets, base64 credentials) that have no
+# recognisable prefix. Judged by _looks_random below.
+_OPAQUE: Final = re.compile(r"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/_-]{32,}+={0,2}(?![A-Za-z0-9+/=_-])")
+_HEX: Final = re.compile(r"[0-9a-fA-F]+")
+_CLASS_OF: Final = {
+    **dict.fromkeys("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "u"),
+    **dict.fromkeys("abcdefghijklmnopqrstuvwxyz", "l"),
+    **dict.fromkeys("0123456789", "d"),
+}
+
+
+def _looks_random(candidate: str) -> bool:
+    """Whether a long token is a secret rather than a path, identifier or hash.
+
+    Hex needs 40+ characters (a 32-hex UUID without dashes or an MD5 is common in logs and
+    harmless; SHA-1 length and beyond is where API secrets live). Otherwise upper case,
+    lower case and digits must all appear and change often: a random base64 string switches
+    class on about two adjacent characters in three, while paths and CamelCase identifiers
+    (`/api/v1/incidents/INC-12/timeline`, `IncidentEscalationPolicyV2Handler`) switch only
+    at word boundaries, and their letters repeat more than random ones do.
+    """
+    body = candidate.rstrip("=")
+    if _HEX.fullmatch(body):
+        return len(body) >= 40 and not body.isdigit() and not body.isalpha()
+    classes = [c for c in map(_CLASS_OF.get, body) if c is not None]
+    if len(set(classes)) < 3:
+        return False
+    switches = sum(1 for a, b in pairwise(classes) if a != b)
+    if switches < 0.4 * (len(classes) - 1):
+        return False
+    counts = Counter(ch for ch in body if ch in _CLASS_OF)
+    total = sum(counts.values())
+    entropy = -sum(n / total * math.log2(n / total) for n in counts.values())
+    return entropy >= 3.8
+
+
+# Substring tests are an order of magnitude cheaper than a failed alternation over every
+# position, and almost every text fails them.
+_TOKEN_HINTS: Final = (
+    *("xox", "xapp", "sk-", "k_live_", "k_test_", "AKIA", "ASIA", "AIza", "eyJ"),
+    *("ghp_", "gho_", "ghs_", "ghu_", "ghr_", "github_pat_", "hooks.slack.com/"),
+)
+_ASSIGNMENT_HINTS: Final = ("pass", "secret", "token", "key")
+
+
+def _mask_secrets(text: str) -> str:
+    if any(hint in text for hint in _TOKEN_HINTS):
+        text = _TOKENS.sub(SECRET, text)
+    if "://" in text:
+        text = _URL_PASSWORD.sub(lambda m: m["keep"] + SECRET, text)
+    folded = text.lower()
+    if "bearer" in folded:
+        text = _BEARER.sub(lambda m: m["keep"] + SECRET, text)
+    if any(hint in folded for hint in _ASSIGNMENT_HINTS):
+        text = _ASSIGNMENT.sub(_mask_assignment, text)
+    if len(text) >= 32 and _DIGIT.search(text):
+        text = _OPAQUE.sub(lambda m: SECRET if _looks_random(m[0]) else m[0], text)
+    return text
+
+
+def _mask_assignment(match: re.Match[str]) -> str:
+    if match["quote"]:
+        return f"{match['key']}{match['quote']}{SECRET}{match['quote']}"
+    return match["key"] + SECRET
+
+
+# --- emails --------------------------------------------------------------------------------
+
+# RFC 5322's common subset: a dot-atom local part and a domain with a real (alphabetic)
+# TLD. `user@host`, `@channel`, `<@U123>` and `a@b` stay.
+_EMAIL: Final = re.compile(
+    r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]++@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,63}(?![A-Za-z0-9-])"
+)
+
+# --- Korean resident registration numbers -----------------------------------------------
+
+# YYMMDD-GNNNNNN, the dash optional; G (1-8) gives sex and century (and, from 5 on, a
+# foreign resident). Only real dates count, so 13-digit ids and order numbers stay. The
+# check digit is not tested: numbers issued since October 2020 no longer carry one.
+_RRN: Final = re.compile(
+    r"(?<![0-9A-Za-z])(?<![0-9][.-])"
+    r"(?P<yy>[0-9]{2})(?P<mm>[0-9]{2})(?P<dd>[0-9]{2})-?(?P<g>[1-8])[0-9]{6}"
+    r"(?![0-9A-Za-z])(?![.-][0-9])"
+)
+_CENTURY_OF: Final = {"1": 1900, "2": 1900, "5": 1900, "6": 1900}  # others: 2000
+
+
+def _mask_rrn(match: re.Match[str]) -> str:
+    year = _CENTURY_OF.get(match["g"], 2000) + int(match["yy"])
+    try:
+        dt.date(year, int(match["mm"]), int(match["dd"]))
+    except ValueError:
+        return match[0]
+    return RRN
+
+
+# --- payment cards -------------------------------------------------------------------------
+
+# A run of digit groups joined by single spaces or dashes, standing on its own (not part
+# of a word, a decimal like 0.4111111111111111 or a dotted version). Which groups form a
+# card is decided in _mask_card_run.
+_DIGIT_RUN: Final = re.compile(
+    r"(?<![0-9A-Za-z])(?<![0-9]\.)[0-9]++(?:[ -][0-9]++)*+(?![0-9A-Za-z])(?!\.[0-9])"
+)
+_GROUP_SEPARATOR: Final = re.compile(r"([ -])")
+
+
+def _luhn_ok(digits: str) -> bool:
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        value = ord(char) - 48
+        if position % 2:
+            value = value * 2 - 9 if value > 4 else value * 2
+        total += value
+    return total % 10 == 0
+
+
+def _is_card(digits: str) -> bool:
+    """13-19 digits, Luhn-valid, and issued by a payment network.
+
+    The first digit (the major industry identifier) must be 2-6: Mastercard, Amex, Diners,
+    JCB, Visa, Discover, UnionPay, Maestro. Luhn alone passes one random number in ten,
+    and millisecond timestamps and snowflake ids (which start with 1) are everywhere in
+    logs.
+    """
+    return 13 <= len(digits) <= 19 and digits[0] in "23456" and _luhn_ok(digits)
+
+
+def _mask_card_run(match: re.Match[str]) -> str:
+    """Mask the card numbers within one run of digit groups.
+
+    A card is written whole or in groups of 3+ digits ("4111 1111 1111 1111",
+    "3782 822463 10005"), but the run may carry neighbours ("2026-11-22 4111111111111111",
+    "card 4111 1111 1111 1111 2 times"): the longest group-aligned window that is a card
+    is masked, from the left.
+    """
+    run = match[0]
+    if len(run) < 13:
+        return run
+    parts = _GROUP_SEPARATOR.split(run)
+    groups, separators = parts[0::2], [*parts[1::2], ""]
+    out: list[str] = []
+    start = 0
+    while start < len(groups):
+        end = _card_window_end(groups, start)
+        if end is None:
+            out += (groups[start], separators[start])
+            start += 1
+        else:
+            out += (CARD, separators[end])
+            start = end + 1
+    return "".join(out)
+
+
+def _card_window_end(groups: list[str], start: int) -> int | None:
+    """The last group of the longest card starting at groups[start], if there is one."""
+    found = None
+    digits = ""
+    for end in range(start, len(groups)):
+        if end > start and (len(groups[end]) < 3 or len(groups[start]) < 3):
+            break
+        digits += groups[end]
+        if len(digits) > 19:
+            break
+        if _is_card(digits):
+            found = end
+    return found
+
+
+# --- phone numbers -------------------------------------------------------------------------
+
+# Regions whose national formats (010-1234-5678, (415) 555-2671) are recognised; numbers
+# written with + and a country code are recognised from any of them.
+_PHONE_REGIONS: Final = ("KR", "US")
+# The matcher is slow (a few hundred microseconds per text): run it only where 7+ digits
+# stand close together, the fewest any number in those regions has.
+_PHONE_HINT: Final = re.compile(r"[0-9](?:[^0-9A-Za-z]{0,3}[0-9]){6}")
+_CLOSER_OF: Final = {"(": ")", "[": "]"}
+# Dates, clock times and Slack message timestamps ("2026-11-22T01:15:03Z",
+# "1700000000.000100") are the usual 7-digit clusters in log lines, and never phone
+# numbers: they are blanked for the hint only, the matcher still sees the whole text.
+_NOT_PHONE: Final = re.compile(
+    r"(?:19|20)[0-9]{2}-[01][0-9]-[0-3][0-9]"
+    r"|[0-2]?[0-9]:[0-5][0-9](?::[0-5][0-9](?:[.,][0-9]+)?)?"
+    r"|(?<![0-9])[0-9]{10}\.[0-9]{6}(?![0-9])"
+)
+
+
+def _mask_phones(text: str) -> str:
+    spans: list[tuple[int, int]] = []
+    for region in _PHONE_REGIONS:
+        for found in phonenumbers.PhoneNumberMatcher(
+            text, region, leniency=phonenumbers.Leniency.VALID
+        ):
+            start, raw = found.start, found.raw_string
+            # The matcher takes an opening bracket with the number even when the closing
+            # one is left outside ("(010-1234-5678)"); leave both to the text.
+            if raw[0] in _CLOSER_OF and _CLOSER_OF[raw[0]] not in raw:
+                start += 1
+            spans.append((start, found.end))
+    if not spans:
+        return text
+    out: list[str] = []
+    position = 0
+    for start, end in sorted(spans):  # both regions may find a number: merge overlaps
+        if start >= position:
+            out += (text[position:start], PHONE)
+            position = end
+        elif end > position:
+            position = end
+    out.append(text[position:])
+    return "".join(out)
+
+
+# --- entry points --------------------------------------------------------------------------
+
+
+def mask(text: str) -> str:
+    """`text` with every email, phone, card, RRN and secret replaced by its placeholder.
+
+    Idempotent, so text masked before it was stored can be masked again when logged. One
+    pass nearly always is: but a later kind can free an earlier one's match (a phone
+    number glued to a hex secret hid the secret's end), so passes repeat, only for texts
+    that had something masked, until nothing changes.
+    """
+    for _ in range(_MAX_PASSES):
+        masked = _mask_once(text)
+        if masked == text:
+            break
+        text = masked
+    return text
+
+
+# A pass that changes the text turns sensitive characters into placeholders, which no kind
+# matches again, so the passes run out; the bound is a guard, the second pass is the last
+# in practice.
+_MAX_PASSES: Final = 5
+
+
+def _mask_once(text: str) -> str:
+    if not _MAYBE_SENSITIVE.search(text):
+        return text
+    text = _mask_secrets(text)
+    if "@" in text:
+        text = _EMAIL.sub(EMAIL, text)
+    if _DIGIT.search(text):
+        text = _RRN.sub(_mask_rrn, text)
+        text = _DIGIT_RUN.sub(_mask_card_run, text)
+        if _PHONE_HINT.search(_NOT_PHONE.sub("_", text)):
+            text = _mask_phones(text)
+    return text
+
+
+_UNCHANGED_TYPES: Final = (type(None), bool, float)
+
+
+def mask_value(value: Any) -> Any:
+    """`value` with `mask` applied to every string in it, for structured log events.
+
+    Dicts (values only: keys are names chosen by code), lists, tuples and sets are rebuilt
+    with their items masked. Any other object is kept unless its repr() — which is what a
+    log renderer prints — holds something to mask; then the masked repr() stands in, so
+    `card=4111111111111111` as an int or `error=ValueError("… a@b.com")` is masked too.
+    """
+    if isinstance(value, str):
+        return mask(value)
+    if isinstance(value, dict):
+        return {key: mask_value(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [mask_value(item) for item in value]
+    if isinstance(value, tuple):
+        items = [mask_value(item) for item in value]
+        make: Callable[[list[Any]], Any] | None = getattr(value, "_make", None)  # namedtuple
+        return make(items) if make is not None else tuple(items)
+    if isinstance(value, set | frozenset):
+        return type(value)(mask_value(item) for item in value)
+    if isinstance(value, _UNCHANGED_TYPES):
+        return value
+    try:
+        shown = repr(value)
+    except Exception:  # a broken __repr__ is the renderer's problem, not ours
+        return value
+    masked = mask(shown)
+    return value if masked == shown else masked
