@@ -32,6 +32,7 @@ from launchops.chat.reply import Reply
 from launchops.delivery.metrics import DELIVERIES, DELIVERY_SECONDS, LAG_SECONDS
 from launchops.delivery.outbox import DEAD, PENDING, SENDING, SENT, outbox_table
 from launchops.delivery.sender import Delivery, PermanentFailure, RetryLater, Sender
+from launchops.store.db import write_lock
 from launchops.store.types import utcnow
 
 __all__ = ["ClaimedDelivery", "Dispatcher"]
@@ -113,7 +114,7 @@ class Dispatcher:
         limit = limit or self._batch_size
         now = self._clock()
         lease = now + self._claim_ttl
-        with self._engine.begin() as conn:
+        with write_lock(self._engine), self._engine.begin() as conn:
             buried = self._bury_orphans(conn, limit)
             self._note_missing_senders(conn, limit)
             seen = conn.execute(self._locked(self._due_rows(now, limit))).all()
@@ -377,7 +378,7 @@ class Dispatcher:
             _o.c.status == SENDING,
             _o.c.claimed_until == delivery.claimed_until,
         )
-        with self._engine.begin() as conn:
+        with write_lock(self._engine), self._engine.begin() as conn:
             recorded = conn.execute(claimed_by_us.values(**values)).rowcount == 1
         if not recorded:
             log.warning(

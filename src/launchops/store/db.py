@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -42,10 +44,29 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
+# SQLite has one writer at a time, and a writer that finds the file locked sleeps in growing
+# steps (its busy handler), which turned 16 concurrent declarations into multi-second tails.
+# Threads of one process therefore queue on a lock instead: first come, first served, no
+# sleeping. Other processes on the same file still meet the busy timeout.
+_SQLITE_WRITERS: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDictionary()
+_SQLITE_WRITERS_GUARD = threading.Lock()
+
+
+def write_lock(engine: Engine) -> AbstractContextManager[Any]:
+    """Hold around any transaction that writes to `engine` (a no-op off SQLite)."""
+    if engine.dialect.name != "sqlite":
+        return nullcontext()
+    with _SQLITE_WRITERS_GUARD:
+        lock = _SQLITE_WRITERS.get(engine)
+        if lock is None:
+            lock = _SQLITE_WRITERS[engine] = threading.RLock()
+    return lock
+
+
 @contextmanager
 def session_scope(engine: Engine) -> Iterator[Session]:
     """One unit of work: committed on success, rolled back on any error."""
-    with Session(engine, expire_on_commit=False) as session:
+    with write_lock(engine), Session(engine, expire_on_commit=False) as session:
         try:
             yield session
             session.commit()
