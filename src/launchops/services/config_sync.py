@@ -63,9 +63,7 @@ def sync_config(engine: Engine, config: OrgConfig, *, source: str, actor: str) -
         "projects": len(config.catalog.projects),
     }
     with session_scope(engine) as session:
-        latest = session.exec(
-            select(ConfigRevision).order_by(col(ConfigRevision.id).desc()).limit(1)
-        ).first()
+        latest = latest_revision(session)
         if latest is not None and latest.digest == digest:
             assert latest.id is not None
             return SyncResult(latest.id, False, counts)
@@ -167,10 +165,15 @@ def _insert_catalog(session: Session, config: OrgConfig) -> None:
         )
 
 
+def latest_revision(session: Session) -> ConfigRevision | None:
+    """The config in force: the newest accepted revision, None before the first sync."""
+    return session.exec(
+        select(ConfigRevision).order_by(col(ConfigRevision.id).desc()).limit(1)
+    ).first()
+
+
 def current_policy(engine: Engine) -> Policy | None:
     """The policy of the config in force, or None before the first sync."""
     with session_scope(engine) as session:
-        latest = session.exec(
-            select(ConfigRevision).order_by(col(ConfigRevision.id).desc()).limit(1)
-        ).first()
+        latest = latest_revision(session)
         return Policy.model_validate(latest.policy) if latest else None

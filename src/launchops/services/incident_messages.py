@@ -101,26 +101,18 @@ class IncidentMessenger:
                 if destination is None:
                     continue
                 kind, where = destination
-                outbox_id = outbox.enqueue(
+                if _post_card(
                     session,
+                    incident,
                     platform=platform,
                     kind=kind,
                     destination=where,
                     reply=cards.page_card(view, locale, reason, team_names),
                     locale=locale,
                     dedupe_key=f"incident:{incident.id}:page:{person_id}:{platform}",
-                )
-                if outbox_id is not None:
-                    session.add(
-                        IncidentMessage(
-                            incident_id=incident.id,
-                            platform=platform,
-                            outbox_id=outbox_id,
-                            channel=person_id,
-                            person_id=person_id,
-                            locale=locale,
-                        )
-                    )
+                    channel=person_id,
+                    person_id=person_id,
+                ):
                     sent = True
             (paged if sent else unreachable).append(person.name)
         self.invite_to_room(session, incident, [people[p] for p in fresh if p in people], step)
@@ -143,27 +135,18 @@ class IncidentMessenger:
         declarer = [actor.viewer.person_id] if actor.viewer.person_id else []
         people = people_by_id(session, [*declarer, *responders])
         users = sorted({p.slack_id for p in people.values() if p.slack_id})
-        outbox_id = outbox.enqueue(
+        opened = _post_card(
             session,
+            incident,
             platform="slack",
             kind=ROOM_KIND,
             destination={"name": name, "users": users},
             reply=cards.incident_card(incident_view(session, incident), self._locale),
             locale=self._locale,
             dedupe_key=_room_key(incident.id),
+            channel=name,
         )
-        if outbox_id is None:
-            return []
-        session.add(
-            IncidentMessage(
-                incident_id=incident.id,
-                platform="slack",
-                outbox_id=outbox_id,
-                channel=name,
-                locale=self._locale,
-            )
-        )
-        return [f"#{name}"]
+        return [f"#{name}"] if opened else []
 
     def invite_to_room(
         self, session: Session, incident: Incident, people: list[Person], step: int
@@ -202,32 +185,20 @@ class IncidentMessenger:
                 channel = _channel_of(platform, team)
                 if channel is None:
                     continue
-                kind, where = (
-                    ("post", {"conversation": channel})
-                    if platform == "teams"
-                    else ("post", {"channel": channel})
-                )
-                outbox_id = outbox.enqueue(
+                where = {"conversation" if platform == "teams" else "channel": channel}
+                posted_here = _post_card(
                     session,
+                    incident,
                     platform=platform,
-                    kind=kind,
+                    kind="post",
                     destination=where,
                     reply=cards.incident_card(view, self._locale),
                     locale=self._locale,
                     dedupe_key=f"incident:{incident.id}:card:{platform}:{channel}",
+                    channel=channel,
                 )
-                if outbox_id is not None:
-                    session.add(
-                        IncidentMessage(
-                            incident_id=incident.id,
-                            platform=platform,
-                            outbox_id=outbox_id,
-                            channel=channel,
-                            locale=self._locale,
-                        )
-                    )
-                    if team.name not in posted:
-                        posted.append(team.name)
+                if posted_here and team.name not in posted:
+                    posted.append(team.name)
         return posted
 
     def broadcast(
@@ -265,6 +236,47 @@ class IncidentMessenger:
                     depends_on=message.outbox_id,
                     ordering_key=order,
                 )
+
+
+def _post_card(
+    session: Session,
+    incident: Incident,
+    *,
+    platform: str,
+    kind: str,
+    destination: dict[str, Any],
+    reply: Reply,
+    locale: str,
+    dedupe_key: str,
+    channel: str,
+    person_id: str | None = None,
+) -> bool:
+    """Queue one incident card and remember it, so later changes edit it in place.
+
+    False when `dedupe_key` was queued before (the card is already out there)."""
+    assert incident.id is not None
+    outbox_id = outbox.enqueue(
+        session,
+        platform=platform,
+        kind=kind,
+        destination=destination,
+        reply=reply,
+        locale=locale,
+        dedupe_key=dedupe_key,
+    )
+    if outbox_id is None:
+        return False
+    session.add(
+        IncidentMessage(
+            incident_id=incident.id,
+            platform=platform,
+            outbox_id=outbox_id,
+            channel=channel,
+            person_id=person_id,
+            locale=locale,
+        )
+    )
+    return True
 
 
 def room_name(prefix: str, number: int, title: str) -> str:

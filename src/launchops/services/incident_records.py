@@ -8,10 +8,10 @@ from sqlmodel import Session, col, select
 
 from launchops.config.models import Policy, SeverityPolicy, parse_duration
 from launchops.domain.incidents import IncidentView
+from launchops.services.config_sync import latest_revision
 from launchops.services.org import people_by_id
 from launchops.store.models import (
     Component,
-    ConfigRevision,
     Incident,
     IncidentResponder,
     Person,
@@ -20,9 +20,8 @@ from launchops.store.models import (
 
 
 def current_policy(session: Session) -> Policy:
-    latest = session.exec(
-        select(ConfigRevision).order_by(col(ConfigRevision.id).desc()).limit(1)
-    ).first()
+    """The policy in force, or the built-in defaults before the first config sync."""
+    latest = latest_revision(session)
     return Policy.model_validate(latest.policy) if latest else Policy()
 
 
