@@ -39,7 +39,6 @@ structlog.configure(
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONFIG_DIR = REPO_ROOT / "config"
-SPECS_DIR = REPO_ROOT.parent / "shared" / "specs"
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 

@@ -43,11 +43,12 @@ LOOPBACK = "127.0.0.1"
 
 
 def specs_dir() -> Path:
-    """The shared specs folder: `$LAUNCHOPS_SPECS_DIR`, else `shared/specs` beside the repo."""
+    """The spec files the fakes check against: `$LAUNCHOPS_SPECS_DIR`, else the copies vendored
+    in `tests/specs/` (so a clone alone can run the tests)."""
     override = os.environ.get("LAUNCHOPS_SPECS_DIR")
     if override:
         return Path(override)
-    return Path(__file__).resolve().parents[2].parent / "shared" / "specs"
+    return Path(__file__).resolve().parents[1] / "specs"
 
 
 @dataclass(frozen=True)
