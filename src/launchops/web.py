@@ -16,6 +16,7 @@ from starlette.routing import Match
 
 from launchops import __version__
 from launchops.api import api_router
+from launchops.body_limits import BodyLimitMiddleware
 from launchops.main import AppContext
 from launchops.metrics import HTTP_ERRORS, HTTP_LATENCY, HTTP_REQUESTS
 from launchops.scheduler import build_scheduler
@@ -58,6 +59,8 @@ def create_app(ctx: AppContext, *, run_dispatcher: bool = True) -> FastAPI:
             ctx.dispatcher.stop()
 
     app = FastAPI(title="LaunchOps", version=__version__, lifespan=lifespan)
+    # Added first, so it runs inside `measure`: a refused body is still counted.
+    app.add_middleware(BodyLimitMiddleware)
 
     @app.middleware("http")
     async def measure(
