@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import Annotated, Literal
+from types import MappingProxyType
+from typing import Annotated, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -174,12 +175,14 @@ class IncidentPolicy(_Strict):
 
 
 def _default_severities() -> dict[SeverityLevel, SeverityPolicy]:
+    """The operations guide's table (DESIGN.md §4): what a level gets when policy.yaml has
+    no entry for it."""
     return {
         "p0": SeverityPolicy(
             meaning="Full service outage",
             ack_within="15m",
             page=["oncall_all", "accountable"],
-            escalate_to=["accountable"],
+            escalate_to=["accountable", "team:leadership"],
         ),
         "p1": SeverityPolicy(
             meaning="Core feature broken",
@@ -197,12 +200,29 @@ def _default_severities() -> dict[SeverityLevel, SeverityPolicy]:
     }
 
 
+DEFAULT_SEVERITIES: Final = MappingProxyType(_default_severities())
+"""Read-only: the built-in level rules (the models are frozen, the mapping is a view)."""
+
+
 class Policy(_Strict):
     severities: dict[SeverityLevel, SeverityPolicy] = Field(default_factory=_default_severities)
     gates: GatePolicy = GatePolicy()
     digest: DigestPolicy = DigestPolicy()
     alerts: AlertPolicy = AlertPolicy()
     incidents: IncidentPolicy = IncidentPolicy()
+
+    @field_validator("severities")
+    @classmethod
+    def _every_level(
+        cls, value: dict[SeverityLevel, SeverityPolicy]
+    ) -> dict[SeverityLevel, SeverityPolicy]:
+        # A level left out gets the guide's rules rather than a KeyError at the first
+        # declaration (or alert) of that level: every severity a person can type, or an alert
+        # can map to, always has a rule. Levels keep p0..p3 order whatever the file's order.
+        return {
+            level: value[level] if level in value else default.model_copy(deep=True)
+            for level, default in DEFAULT_SEVERITIES.items()
+        }
 
 
 class OrgConfig(_Strict):
