@@ -6,7 +6,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from launchops.chat.grammar import Help, Owns, WhoOwns, parse
+from launchops.chat.grammar import (
+    MAX_QUERY_CHARS,
+    Command,
+    DeclareIncident,
+    Help,
+    IncidentAction,
+    IncidentForm,
+    Owns,
+    WhoOwns,
+    parse,
+)
 from launchops.domain.errors import BadCommand, LaunchOpsError
 
 
@@ -57,7 +67,7 @@ def test_any_text_parses_or_raises_a_typed_error(text: str) -> None:
         command = parse(text)
     except LaunchOpsError:
         return
-    assert isinstance(command, Help | WhoOwns | Owns)
+    assert isinstance(command, Command)
     if isinstance(command, WhoOwns | Owns):
         assert command.query and len(command.query) <= 200
         assert command.query == command.query.strip()
@@ -72,3 +82,60 @@ def test_who_owns_keeps_the_component_words(name: str) -> None:
         return
     assert isinstance(command, WhoOwns)
     assert command.query.casefold() in " ".join(name.split()).casefold()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("help incidents", Help("incidents")),
+        ("help  Who Owns ", Help("who owns")),
+        ("도움말 장애", Help("장애")),
+        ("incident", IncidentForm()),
+        ("/incident ack 12", IncidentAction("ack", 12)),
+        ("incident status", IncidentAction("status")),
+        ("incident severity INC-7 P0", IncidentAction("severity", 7, "p0")),
+        (
+            "incident p1 retriever: empty answers",
+            DeclareIncident("p1", "empty answers", "retriever", None, "retriever: empty answers"),
+        ),
+        (
+            "incident P1 API returns 500: users blocked",
+            DeclareIncident(
+                "p1", "users blocked", "API returns 500", None, "API returns 500: users blocked"
+            ),
+        ),
+        (
+            "incident p2 rag: slow -- since 9:00, every query",
+            DeclareIncident("p2", "slow", "rag", "since 9:00, every query", "rag: slow"),
+        ),
+        (
+            "incident p3 typo on the page",
+            DeclareIncident("p3", "typo on the page", None, None, "typo on the page"),
+        ),
+    ],
+)
+def test_incident_and_help_commands_parse(text: str, expected: Command) -> None:
+    assert parse(text) == expected
+
+
+def test_a_colon_that_names_no_component_keeps_the_whole_text_as_title() -> None:
+    command = parse("incident p1 API returns 500: users blocked")
+    assert isinstance(command, DeclareIncident)
+    plain = command.without_component()
+    assert plain.component is None
+    assert plain.title == "API returns 500: users blocked"
+    assert plain.level == "p1"
+
+
+@given(st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=300))
+def test_any_declaration_text_parses_or_raises_a_typed_error(rest: str) -> None:
+    try:
+        command = parse(f"incident p1 {rest}")
+    except LaunchOpsError:
+        return
+    assert isinstance(command, DeclareIncident | IncidentAction | IncidentForm)
+    if isinstance(command, DeclareIncident):
+        assert command.level == "p1"
+        assert command.component is None or 0 < len(command.component) <= MAX_QUERY_CHARS
+        # Nothing typed is lost: the title without a component is the text before ` -- `.
+        assert command.without_component().title == command.text

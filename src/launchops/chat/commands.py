@@ -96,8 +96,8 @@ class ChatCore:
 
     def _run(self, command: Command, asker: Asker, viewer: Viewer, locale: str) -> Reply:
         match command:
-            case Help():
-                return views.help_reply(locale)
+            case Help(topic=topic):
+                return views.help_reply(locale, topic)
             case WhoOwns(query=query):
                 answer = self._ownership.who_owns(query, viewer, shared=asker.shared)
                 return views.owner_reply(answer, locale, shared=asker.shared)
@@ -124,6 +124,10 @@ class ChatCore:
     def _declare(
         self, command: DeclareIncident, asker: Asker, viewer: Viewer, locale: str
     ) -> Reply:
+        if command.component is not None and not self._ownership.could_be_component(
+            command.component
+        ):
+            command = command.without_component()
         team = None
         if command.component is None:
             team = self._people.team_for_channel(asker.platform, asker.channel)

@@ -7,13 +7,14 @@ their own mention syntax first; what remains is parsed here the same way everywh
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from launchops.domain.errors import BadCommand
 from launchops.domain.text import collapse_spaces
 
 MAX_INPUT_CHARS = 4000
 MAX_QUERY_CHARS = 200
+DESCRIPTION_SEPARATOR = " -- "  # `incident p1 <component>: <title> -- <description>`
 
 
 @dataclass(frozen=True)
@@ -42,10 +43,23 @@ class IncidentForm:
 
 @dataclass(frozen=True)
 class DeclareIncident:
+    """`incident p1 retriever: empty answers -- since 9:00, every query`.
+
+    The text grammar cannot know which words name a component, so `component` is only a
+    candidate (the words before the first colon) and `text` keeps everything after the level:
+    when the candidate names no component, `text` is the title (see `without_component`).
+    """
+
     level: str
     title: str
     component: str | None = None
-    description: str | None = None  # from a form; the one-line text grammar has none
+    description: str | None = None  # from a form, or after ` -- ` in text
+    text: str = ""
+
+    def without_component(self) -> DeclareIncident:
+        """The same declaration with the whole text as its title: "API returns 500: users
+        blocked" is a title with a colon in it, not the component "API returns 500"."""
+        return replace(self, component=None, title=self.text or self.title)
 
 
 @dataclass(frozen=True)
@@ -153,9 +167,11 @@ def _incident(rest: str) -> Command:
         return IncidentAction(action, incident_id, level)
     if not _LEVEL_LIKE.match(first):
         raise BadCommand("usage.incident")
-    component, colon, title = tail.partition(":")
+    level = first.lower()
+    text, _, description = (part.strip() for part in tail.partition(DESCRIPTION_SEPARATOR))
+    details = description or None
+    component, colon, title = text.partition(":")
     if colon and component.strip() and len(component.strip()) <= MAX_QUERY_CHARS:
-        return DeclareIncident(
-            first.lower(), title.strip(), clean_query(component, "usage.incident")
-        )
-    return DeclareIncident(first.lower(), tail.strip())
+        candidate = clean_query(component, "usage.incident")
+        return DeclareIncident(level, title.strip(), candidate, details, text)
+    return DeclareIncident(level, text, None, details, text)

@@ -14,11 +14,48 @@ ROLE_KEYS = {
 }
 
 
-def help_reply(locale: str) -> Reply:
+# What people type after `help` → the catalogue section that answers it.
+HELP_TOPICS = {
+    "ownership": "ownership",
+    "owner": "ownership",
+    "owners": "ownership",
+    "owns": "ownership",
+    "who owns": "ownership",
+    "who fixes": "ownership",
+    "raci": "ownership",
+    "담당": "ownership",
+    "incident": "incidents",
+    "incidents": "incidents",
+    "severity": "incidents",
+    "severities": "incidents",
+    "page": "incidents",
+    "paging": "incidents",
+    "인시던트": "incidents",
+    "장애": "incidents",
+}
+
+
+def help_reply(locale: str, topic: str | None = None) -> Reply:
+    """Every command, grouped, with an example each; `help <topic>` gives one group in detail.
+
+    An unknown topic gets the overview with a line naming the topics, never an error."""
+    section = HELP_TOPICS.get(" ".join((topic or "").casefold().split()))
+    if section is not None:
+        title = t(f"help.{section}.title", locale)
+        text = t(f"help.{section}.text", locale)
+        return Reply(
+            text=f"{title}\n{text}",
+            card=Card(title=title, text=text, note=t(f"help.{section}.note", locale)),
+            private=True,
+        )
+    intro = t("help.unknown_topic", locale, topic=topic) if topic else None
+    fallback = t("help.fallback", locale)
     return Reply(
-        text=t("help.fallback", locale),
+        text=f"{intro} {fallback}" if intro else fallback,
         card=Card(
-            title=t("help.title", locale), text=t("help.text", locale), note=t("help.note", locale)
+            title=t("help.title", locale),
+            text=f"{intro}\n\n{t('help.text', locale)}" if intro else t("help.text", locale),
+            note=t("help.note", locale),
         ),
         private=True,
     )

@@ -85,6 +85,15 @@ class OwnershipService:
             assert component is not None
             return self._answer(session, component, viewer, shared=shared)
 
+    def could_be_component(self, query: str) -> bool:
+        """Whether the words before a declaration's colon are meant as a component: they name
+        one, or they are a single word close to one (a typo the declarer should be asked
+        about). Anything else ("API returns 500") is part of the title."""
+        with session_scope(self._engine) as session:
+            if self.index.exact(session, query) is not None:
+                return True
+            return len(query.split()) == 1 and bool(self.index.suggest(session, query))
+
     def search_components(self, text: str, limit: int = 100) -> list[tuple[str, str]]:
         """(id, name) of components matching `text` by id, name or alias, best first (a
         form's component picker)."""
