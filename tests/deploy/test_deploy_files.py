@@ -50,7 +50,7 @@ EXPECTED_FILES = [
     "helm/launchops/templates/secret.yaml",
     "README.md",
 ]
-SLASH_COMMANDS = {"/incident", "/owner", "/gate", "/launchops"}
+SLASH_COMMANDS = {"/incident", "/owner", "/launchops"}
 SLACK_BOT_SCOPES = {
     "app_mentions:read",
     "chat:write",
@@ -304,7 +304,7 @@ def test_teams_manifest() -> None:
             assert 0 < len(command["title"]) <= 32
             assert 0 < len(command["description"]) <= 128
             titles.add(command["title"])
-    assert titles >= {"who owns", "owns", "incident", "gate", "help"}
+    assert titles >= {"who owns", "owns", "incident", "help"}
     assert manifest["validDomains"]
     assert not any("://" in d for d in manifest["validDomains"])
 
