@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
+
 import structlog
-from slack_bolt import App, BoltRequest
+from slack_bolt import App, BoltRequest, BoltResponse
+from slack_bolt.context import BoltContext
+from slack_bolt.request.internals import build_context
 from slack_sdk import WebClient
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
 from launchops.adapters.slack.forms import IncidentForms
+from launchops.adapters.slack.guard import Accepted, RequestGuard
 from launchops.adapters.slack.handlers import SlackHandlers
 from launchops.adapters.slack.sender import SlackSender
 from launchops.chat.commands import ChatCore
@@ -48,29 +54,53 @@ class SlackAdapter:
         forms = IncidentForms(
             chat=chat, messaging=messaging, ownership=ownership, client=self.client
         )
-        SlackHandlers(chat=chat, messaging=messaging, forms=forms).register(self.app)
+        SlackHandlers(chat=chat, messaging=messaging, forms=forms, locale=settings.locale).register(
+            self.app
+        )
         self.sender = SlackSender(self.client)
-        self._verifies_signatures = signing_secret is not None
+        self._guard = RequestGuard(signing_secret.get_secret_value()) if signing_secret else None
         self._app_token = settings.slack_app_token
         self._socket_mode: object | None = None
 
     async def handle(self, request: Request) -> Response:
-        """One HTTP request from Slack; bolt verifies the signature and the 5-minute window."""
-        if not self._verifies_signatures:
+        """One HTTP request from Slack: the guard (signature, then shape), then bolt, which
+        checks the signature and the 5-minute window again and runs the listener."""
+        if self._guard is None:
             # Socket Mode only: without a signing secret no HTTP request can be trusted.
             return Response(status_code=401, content="SLACK_SIGNING_SECRET is not set")
-        body = (await request.body()).decode("utf-8", errors="replace")
-        bolt_request = BoltRequest(
-            body=body,
-            query=request.url.query,
-            headers={k: [v] for k, v in request.headers.items()},
-        )
-        bolt_response = await run_in_threadpool(self.app.dispatch, bolt_request)
+        raw = await request.body()
+        headers = dict(request.headers.items())  # names arrive lower-cased
+        # In a worker thread: parsing a body of up to 1 MiB must not stall the event loop.
+        answer = await run_in_threadpool(self._dispatch, raw, headers, request.url.query)
         return Response(
-            status_code=bolt_response.status,
-            content=bolt_response.body,
-            headers=bolt_response.first_headers_without_set_cookie(),
+            status_code=answer.status,
+            content=answer.body,
+            headers=answer.first_headers_without_set_cookie(),
         )
+
+    def _dispatch(self, raw: bytes, headers: Mapping[str, str], query: str) -> BoltResponse:
+        assert self._guard is not None
+        verdict = self._guard.check(raw, headers)
+        if not isinstance(verdict, Accepted):
+            log.warning("slack.request_refused", status=verdict.status, reason=verdict.reason)
+            # 401 as bolt words it; a 400 says what is wrong, in FastAPI's error shape.
+            refusal = (
+                {"error": "invalid request"}
+                if verdict.status == 401
+                else {"detail": verdict.reason}
+            )
+            return BoltResponse(
+                status=verdict.status,
+                body=json.dumps(refusal),
+                headers={"content-type": "application/json"},
+            )
+        bolt_request = BoltRequest(
+            body=verdict.text, query=query, headers={k: [v] for k, v in headers.items()}
+        )
+        if bolt_request.body != verdict.body:  # bolt's parser lost a form body (see guard.py)
+            bolt_request.body = verdict.body
+            bolt_request.context = build_context(BoltContext(), verdict.body)
+        return self.app.dispatch(bolt_request)
 
     def start_socket_mode(self) -> bool:
         """Connect over Socket Mode when SLACK_APP_TOKEN is set (no public URL needed)."""

@@ -20,6 +20,7 @@ from slack_sdk.errors import SlackApiError
 
 from launchops.adapters.slack import modals
 from launchops.adapters.slack.modals import FormContext, Prefill
+from launchops.adapters.slack.payload import channel_of, text_at, user_of
 from launchops.chat.commands import Answer, Asker, ChatCore
 from launchops.chat.grammar import DeclareIncident, IncidentForm
 from launchops.chat.i18n import t
@@ -127,27 +128,28 @@ class IncidentForms:
 
     def on_open_button(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
-        user = body["user"]["id"]
-        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
-            "channel_id"
-        )
-        prefill, locale = Prefill.from_value(action.get("value"))
-        context = FormContext(channel, body.get("response_url"), locale)
-        if self.open(str(body.get("trigger_id", "")), locale, context, prefill):
+        user, trigger_id = user_of(body), text_at(body, "trigger_id")
+        if user is None or trigger_id is None:
+            log.warning("slack.form_button_incomplete", user=bool(user), trigger=bool(trigger_id))
             return
-        kind, where = private_destination(user, channel, body.get("response_url"))
+        channel, response_url = channel_of(body), text_at(body, "response_url")
+        prefill, locale = Prefill.from_value(text_at(action, "value"))
+        context = FormContext(channel, response_url, locale)
+        if self.open(trigger_id, locale, context, prefill):
+            return
+        kind, where = private_destination(user, channel, response_url)
         self._messaging.send(
             platform="slack",
             kind=kind,
             destination=where,
             reply=Reply(text=t("slack.incident_form.unavailable", locale), private=True),
             locale=locale,
-            dedupe_key=f"slack:form-failed:{body.get('trigger_id')}",
+            dedupe_key=f"slack:form-failed:{trigger_id}",
         )
 
     # the component type-ahead ----------------------------------------------------------
     def on_component_options(self, ack: Ack, payload: dict[str, Any]) -> None:
-        query = str(payload.get("value") or "")[:200]
+        query = (text_at(payload, "value") or "")[:200]
         try:
             choices = self._ownership.search_components(query)
         except Exception:  # the store is down: an empty list beats Slack's error banner
@@ -157,8 +159,13 @@ class IncidentForms:
 
     # submitting --------------------------------------------------------------------------
     def on_submit(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        user = body["user"]["id"]
-        context = FormContext.from_metadata(view.get("private_metadata"))
+        user = user_of(body)
+        context = FormContext.from_metadata(text_at(view, "private_metadata"))
+        if user is None:  # Slack names the submitter always; we cannot declare for nobody
+            log.warning("slack.submission_without_user", view_id=text_at(view, "id"))
+            errors = {modals.TITLE_BLOCK: t("slack.unreadable_request", context.locale)}
+            ack(response_action="errors", errors=errors)
+            return
         values = modals.read_form(view)
         missing = modals.missing_fields(values, context.locale)
         if missing:
@@ -172,7 +179,7 @@ class IncidentForms:
             component=values.component,
             description=values.description,
         )
-        view_id = str(view.get("id", ""))
+        view_id = text_at(view, "id") or ""
         asker = Asker(
             platform="slack",
             user_ids=(user,),

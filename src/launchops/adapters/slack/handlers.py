@@ -27,8 +27,10 @@ from launchops.adapters.slack.forms import (
     private_destination,
 )
 from launchops.adapters.slack.modals import FormContext
+from launchops.adapters.slack.payload import channel_of, text_at, user_of
 from launchops.chat.commands import Answer, Asker, ChatCore
 from launchops.chat.grammar import Help, IncidentAction, IncidentForm, Owns, WhoOwns, parse
+from launchops.chat.i18n import t
 from launchops.domain.errors import BadCommand
 from launchops.metrics import CHAT_COMMANDS
 from launchops.services.messaging import MessagingService
@@ -58,10 +60,18 @@ def answers_only(text: str) -> bool:
 
 
 class SlackHandlers:
-    def __init__(self, *, chat: ChatCore, messaging: MessagingService, forms: IncidentForms):
+    def __init__(
+        self,
+        *,
+        chat: ChatCore,
+        messaging: MessagingService,
+        forms: IncidentForms,
+        locale: str = "en",
+    ):
         self._chat = chat
         self._messaging = messaging
         self._forms = forms
+        self._locale = locale  # for refusals that come before we know who is asking
 
     def register(self, app: App) -> None:
         for command in SLASH_PREFIXES:
@@ -77,11 +87,18 @@ class SlackHandlers:
         return answer
 
     def on_slash_command(self, ack: Ack, command: dict[str, Any]) -> None:
-        prefix = SLASH_PREFIXES.get(command.get("command", ""), "")
-        text = f"{prefix} {command.get('text', '')}".strip()
-        user, channel = command["user_id"], command.get("channel_id")
-        trigger_id = command.get("trigger_id")
-        response_url = command["response_url"]
+        prefix = SLASH_PREFIXES.get(text_at(command, "command") or "", "")
+        text = f"{prefix} {text_at(command, 'text') or ''}".strip()
+        user, channel = text_at(command, "user_id"), text_at(command, "channel_id")
+        trigger_id = text_at(command, "trigger_id")
+        response_url = text_at(command, "response_url")
+        if user is None or response_url is None:
+            # Slack always sends both; without them we can neither attribute nor answer.
+            log.warning(
+                "slack.command_incomplete", user=bool(user), response_url=bool(response_url)
+            )
+            ack(text=t("slack.unreadable_request", self._locale))
+            return
         asker = Asker(
             platform="slack",
             user_ids=(user,),
@@ -116,30 +133,46 @@ class SlackHandlers:
         if not acked:
             ack()
 
-    def _event_answer(self, body: dict[str, Any], event: dict[str, Any], *, shared: bool) -> Answer:
+    def _event_answer(
+        self, body: dict[str, Any], event: dict[str, Any], user: str, *, shared: bool
+    ) -> Answer:
         asker = Asker(
             platform="slack",
-            user_ids=(event["user"],),
+            user_ids=(user,),
             shared=shared,
-            channel=event.get("channel"),
+            channel=text_at(event, "channel"),
             request_key=f"slack:event:{body.get('event_id')}",
         )
-        answer = self._answer(event.get("text", ""), asker)
+        answer = self._answer(text_at(event, "text") or "", asker)
         prefill = form_prefill(answer)
         if prefill is None:
             return answer
         # An event carries no trigger_id to open a modal with: offer a button that does.
         return Answer(self._forms.offer(answer, prefill), answer.locale)
 
+    @staticmethod
+    def _author(event: dict[str, Any]) -> tuple[str, str] | None:
+        """(user, channel) of a person's message; None (and a warning) when either is absent:
+        there is nobody to answer, or nowhere to answer them."""
+        user, channel = text_at(event, "user"), text_at(event, "channel")
+        if user is None or channel is None:
+            log.warning("slack.event_incomplete", event_type=text_at(event, "type"))
+            return None
+        return user, channel
+
     def on_mention(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+        author = self._author(event)
+        if author is None:
+            return
+        user, channel = author
         if not self._messaging.first_time(f"slack:event:{body.get('event_id')}"):
             log.info("slack.duplicate_event", event_id=body.get("event_id"))
             return
-        answer = self._event_answer(body, event, shared=True)
-        thread_ts = event.get("thread_ts") or event.get("ts")
-        destination = {"channel": event["channel"], "thread_ts": thread_ts}
+        answer = self._event_answer(body, event, user, shared=True)
+        thread_ts = text_at(event, "thread_ts") or text_at(event, "ts")
+        destination = {"channel": channel, "thread_ts": thread_ts}
         if answer.reply.private:
-            destination["user"] = event["user"]
+            destination["user"] = user
         self._messaging.send(
             platform="slack",
             kind="ephemeral" if answer.reply.private else "post",
@@ -153,13 +186,17 @@ class SlackHandlers:
         # Only direct messages from people; channel chatter and bot echoes are not for us.
         if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
             return
+        author = self._author(event)
+        if author is None:
+            return
+        user, channel = author
         if not self._messaging.first_time(f"slack:event:{body.get('event_id')}"):
             return
-        answer = self._event_answer(body, event, shared=False)
+        answer = self._event_answer(body, event, user, shared=False)
         self._messaging.send(
             platform="slack",
             kind="post",
-            destination={"channel": event["channel"], "thread_ts": event.get("thread_ts")},
+            destination={"channel": channel, "thread_ts": text_at(event, "thread_ts")},
             reply=answer.reply,
             locale=answer.locale,
             dedupe_key=f"slack:reply:{body.get('event_id')}",
@@ -172,12 +209,14 @@ class SlackHandlers:
         compare-and-set makes the second find the first one's work done ("already
         acknowledged by …"), which is what that person is told.
         """
-        user = body["user"]["id"]
-        text = str(action.get("value", ""))
-        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
-            "channel_id"
-        )
-        trigger_id = body.get("trigger_id")
+        user = user_of(body)
+        if user is None:  # nobody to run it as, nor to tell
+            log.warning("slack.action_without_user", action_id=text_at(action, "action_id"))
+            ack()
+            return
+        text = text_at(action, "value") or ""
+        channel = channel_of(body)
+        trigger_id = text_at(body, "trigger_id")
         asker = Asker(
             platform="slack",
             user_ids=(user,),
@@ -188,15 +227,15 @@ class SlackHandlers:
         if acked:
             ack()
         answer = self._answer(text, asker)
-        kind, where = private_destination(user, channel, body.get("response_url"))
+        kind, where = private_destination(user, channel, text_at(body, "response_url"))
         self._messaging.send(
             platform="slack",
             kind=kind,
             destination=where,
             reply=answer.reply,
             locale=answer.locale,
-            dedupe_key=f"slack:action:{(body.get('container') or {}).get('message_ts')}:"
-            f"{action.get('action_ts')}",
+            dedupe_key=f"slack:action:{text_at(body, 'container', 'message_ts')}:"
+            f"{text_at(action, 'action_ts')}",
         )
         if not acked:
             ack()

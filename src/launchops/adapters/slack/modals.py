@@ -78,8 +78,9 @@ class Prefill:
     def from_value(cls, value: str | None) -> tuple[Prefill, str]:
         """(prefill, locale) from a button value; anything malformed reads as empty."""
         try:
-            data = json.loads(value or "{}")
-        except json.JSONDecodeError:
+            # Slack caps button values at 2,000 characters; longer ones were not ours.
+            data = json.loads(value or "{}") if len(value or "") <= 2000 else {}
+        except (json.JSONDecodeError, RecursionError):
             data = {}
         if not isinstance(data, dict):
             data = {}
@@ -108,10 +109,12 @@ class FormContext:
         return text
 
     @classmethod
-    def from_metadata(cls, text: str | None) -> FormContext:
+    def from_metadata(cls, text: object) -> FormContext:
+        if not isinstance(text, str) or len(text) > METADATA_LIMIT:
+            return cls()
         try:
             data = json.loads(text or "{}")
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             return cls()
         if not isinstance(data, dict):
             return cls()
@@ -234,8 +237,9 @@ def component_options(choices: list[tuple[str, str]]) -> list[dict[str, Any]]:
 
 
 def _state(view: dict[str, Any], block_id: str, action_id: str) -> dict[str, Any]:
-    values = (view.get("state") or {}).get("values") or {}
-    found = (values.get(block_id) or {}).get(action_id)
+    found: object = view
+    for key in ("state", "values", block_id, action_id):
+        found = found.get(key) if isinstance(found, dict) else None
     return found if isinstance(found, dict) else {}
 
 
