@@ -73,7 +73,16 @@ def serve() -> None:
     ctx = build_context(settings)
     if ctx.slack is not None:
         ctx.slack.start_socket_mode()
-    uvicorn.run(create_app(ctx), host=settings.host, port=settings.port, log_level="info")
+    # uvicorn's own logging config would bypass the masking formatter, and its access log
+    # prints raw paths with their query strings: web.py logs each request instead.
+    uvicorn.run(
+        create_app(ctx),
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        log_config=None,
+        access_log=False,
+    )
 
 
 @app.command()

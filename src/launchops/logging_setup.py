@@ -46,10 +46,29 @@ class MaskingFormatter(logging.Formatter):
         return mask(super().format(record))
 
 
+def _json_formatter() -> logging.Formatter:
+    """Lines from other libraries' stdlib loggers (alembic, uvicorn, APScheduler, SDKs) as the
+    same masked JSON objects as our own, so a server's output is one JSON object per line."""
+    return structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[
+            structlog.stdlib.add_logger_name,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+        ],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            mask_event,
+            structlog.processors.JSONRenderer(),
+        ],
+    )
+
+
 def configure(*, json: bool, level: int = logging.INFO) -> None:
     logging.basicConfig(stream=sys.stderr, level=level, format="%(message)s", force=True)
+    formatter = _json_formatter() if json else MaskingFormatter("%(message)s")
     for handler in logging.getLogger().handlers:
-        handler.setFormatter(MaskingFormatter("%(message)s"))
+        handler.setFormatter(formatter)
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer()
         if json

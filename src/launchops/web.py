@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -25,12 +27,35 @@ log = structlog.get_logger(__name__)
 
 
 def _handler_name(request: Request) -> str:
-    # The route template, never the raw path: ids in paths would explode label cardinality.
+    """The route template that served the request, never the raw path (ids in paths would
+    explode label cardinality, and query strings may carry personal data). Routing records
+    the route in the scope, included routers too; a request refused before routing (a body
+    over its cap) is matched here by hand."""
+    fastapi_scope = request.scope.get("fastapi")
+    # A route of an included router knows only its own part of the path; FastAPI keeps the
+    # full template in its effective route context.
+    effective = (
+        fastapi_scope.get("effective_route_context") if isinstance(fastapi_scope, dict) else None
+    )
+    for found in (effective, request.scope.get("route")):
+        path = getattr(found, "path", None)
+        if isinstance(path, str) and path.startswith("/"):
+            return path
     for route in request.app.router.routes:
         match, _ = route.matches(request.scope)
-        if match == Match.FULL:
-            return str(getattr(route, "path", "unmatched"))
+        if match == Match.FULL and getattr(route, "path", None):
+            return str(route.path)
     return "unmatched"
+
+
+_QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})  # probes: logged on failure only
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+def _request_id(request: Request) -> str:
+    """The caller's X-Request-Id when it is a plain token (a proxy's), else a new one."""
+    given = request.headers.get("x-request-id", "")
+    return given if _REQUEST_ID.match(given) else uuid.uuid4().hex[:16]
 
 
 def create_app(ctx: AppContext, *, run_dispatcher: bool = True) -> FastAPI:
@@ -66,18 +91,33 @@ def create_app(ctx: AppContext, *, run_dispatcher: bool = True) -> FastAPI:
     async def measure(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
-        handler = _handler_name(request)
+        request_id = _request_id(request)
         started = time.perf_counter()
-        try:
-            response = await call_next(request)
-        except Exception:
-            HTTP_ERRORS.labels(handler).inc()
-            HTTP_REQUESTS.labels(handler, request.method, "500").inc()
-            log.exception("web.unhandled", handler=handler)
-            return JSONResponse({"detail": "internal error"}, status_code=500)
-        finally:
-            HTTP_LATENCY.labels(handler).observe(time.perf_counter() - started)
-        HTTP_REQUESTS.labels(handler, request.method, str(response.status_code)).inc()
+        with structlog.contextvars.bound_contextvars(request_id=request_id):
+            try:
+                response = await call_next(request)
+            except Exception:
+                handler = _handler_name(request)
+                HTTP_ERRORS.labels(handler).inc()
+                HTTP_REQUESTS.labels(handler, request.method, "500").inc()
+                log.exception("web.unhandled", handler=handler)
+                return JSONResponse({"detail": "internal error"}, status_code=500)
+            finally:
+                elapsed = time.perf_counter() - started
+                HTTP_LATENCY.labels(_handler_name(request)).observe(elapsed)
+            handler = _handler_name(request)
+            HTTP_REQUESTS.labels(handler, request.method, str(response.status_code)).inc()
+            # Our access log, in place of uvicorn's: the route template, never the raw path
+            # or query string (which may carry an email or a token), through the masked logger.
+            if handler not in _QUIET_ROUTES or response.status_code >= 400:
+                log.info(
+                    "http.request",
+                    method=request.method,
+                    route=handler,
+                    status=response.status_code,
+                    ms=round(elapsed * 1000, 1),
+                )
+        response.headers["X-Request-Id"] = request_id
         return response
 
     @app.get("/healthz", tags=["ops"])

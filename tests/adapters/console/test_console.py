@@ -14,7 +14,7 @@ from launchops.adapters.console.app import ConsoleChat
 from launchops.chat.commands import ChatCore
 from launchops.services.ownership import OwnershipService
 from launchops.services.people import PeopleService
-from tests.conftest import CONFIG_DIR, REPO_ROOT
+from tests.conftest import CONFIG_DIR
 
 
 def _launchops(
@@ -96,5 +96,23 @@ def test_console_chat_in_process(tmp_path: Path, engine: Engine) -> None:
     assert "LaunchOps — what I can do" not in text  # `exit` stopped before `help`
 
 
-def test_help_lists_commands_in_repo_root() -> None:
-    assert (REPO_ROOT / "config" / "catalog.yaml").exists()
+def test_help_lists_every_command_in_both_languages(engine: Engine) -> None:
+    """`help` names each command the grammar has, and `help incidents` details each incident
+    action, for an English speaker (bob) and a Korean one (minjun)."""
+    from launchops.config import load_config
+    from launchops.services.config_sync import sync_config
+
+    sync_config(engine, load_config(CONFIG_DIR), source="t", actor="t")
+    chat = ChatCore(people=PeopleService(engine), ownership=OwnershipService(engine))
+    for person, heading in (("bob", "Incidents"), ("minjun", "인시던트")):
+        console = ConsoleChat(chat, as_person=person)
+        overview = console.ask("help")
+        assert heading in overview
+        for command in ("who owns", "owns", "incident <p0|p1|p2|p3>", "incident ack", "help"):
+            assert command in overview, (person, command)
+        detail = console.ask("help incidents")
+        for action in ("ack", "resolve", "escalate", "status", "severity", "postmortem"):
+            assert f"incident {action}" in detail, (person, action)
+        assert "P0" in detail and "P3" in detail
+        assert "who owns <" in console.ask("help ownership")
+        assert "ownership" in console.ask("help frobnicate")  # names the topics it has
