@@ -6,7 +6,8 @@ both the firing and the resolved notification (`send_resolved: true`). It proves
 model accepts what Alertmanager really sends, not what its documentation says it sends.
 
 Debian ships the binary as `prometheus-alertmanager`; a machine without it skips with the
-reason (set LAUNCHOPS_TEST_ALERTMANAGER to point at another build).
+reason (set LAUNCHOPS_TEST_ALERTMANAGER to point at another build), and CI
+(LAUNCHOPS_REQUIRE_TOOLS=1) fails instead.
 """
 
 from __future__ import annotations
@@ -24,11 +25,15 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
-from sqlmodel import Session, select
+from prometheus_client import REGISTRY
+from prometheus_client.parser import text_string_to_metric_families
+from sqlmodel import Session, func, select
 
 from launchops.store.models import Incident, OutboxMessage
 from tests.api.test_alertmanager import RESOLVED_NOTE, TOKEN, api_app
+from tests.api.test_alertmanager_retry import incidents_locked, with_lock_timeout
 from tests.e2e.harness import RunningApp
+from tests.required_tools import missing_tool
 
 pytestmark = pytest.mark.e2e
 
@@ -160,13 +165,19 @@ def stored(app: RunningApp, incident_id: int) -> Incident:
         return incident
 
 
-def test_real_alertmanager_opens_and_resolves_one_incident(db_url: str, tmp_path: Path) -> None:
+def require_alertmanager() -> str:
     binary = alertmanager_binary()
     if binary is None:
-        pytest.skip(
+        missing_tool(
             "no Alertmanager binary: apt-get install prometheus-alertmanager (Debian/Ubuntu), "
             "or set LAUNCHOPS_TEST_ALERTMANAGER to its path"
         )
+    assert binary is not None
+    return binary
+
+
+def test_real_alertmanager_opens_and_resolves_one_incident(db_url: str, tmp_path: Path) -> None:
+    binary = require_alertmanager()
     started = datetime.now(UTC) - timedelta(minutes=1)
     alert = {
         "labels": {
@@ -211,3 +222,60 @@ def test_real_alertmanager_opens_and_resolves_one_incident(db_url: str, tmp_path
                 if m.destination.get("thread")
             ]
         assert notes == [RESOLVED_NOTE]
+
+
+def webhook_answers(status: str) -> float:
+    """How many times this process answered the webhook with `status` (the app's own metric)."""
+    value = REGISTRY.get_sample_value(
+        "launchops_http_requests_total",
+        {"handler": "/api/v1/alerts/alertmanager", "method": "POST", "status": status},
+    )
+    return value or 0.0
+
+
+def failed_webhook_requests(manager: Alertmanager) -> float:
+    """Alertmanager's own count of webhook requests that failed (and so were retried)."""
+    text = manager.http.get("/metrics").text
+    total = 0.0
+    for family in text_string_to_metric_families(text):
+        if family.name == "alertmanager_notification_requests_failed":
+            total += sum(
+                s.value for s in family.samples if s.labels.get("integration") == "webhook"
+            )
+    return total
+
+
+def test_real_alertmanager_retries_a_5xx_and_opens_the_incident_once(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """A real fault, not a mock: another connection holds the incident table locked, so the
+    app's first answer is 503; once the lock goes, Alertmanager's own retry opens exactly one
+    incident. PostgreSQL only: its lock timeout is set per connection, where SQLite's busy
+    timeout is fixed at 30 s."""
+    binary = require_alertmanager()
+    alert = {
+        "labels": {"alertname": "RetrieverDown", "component": "retriever", "severity": "critical"},
+        "annotations": {"summary": "Retriever is down"},
+        "startsAt": (datetime.now(UTC) - timedelta(minutes=1)).isoformat(),
+    }
+    with (
+        api_app(with_lock_timeout(postgres_url)) as app,
+        app.client() as client,
+        running_alertmanager(binary, tmp_path, f"{app.url}/api/v1/alerts/alertmanager") as am,
+    ):
+        refused_before = webhook_answers("503")
+        with incidents_locked(postgres_url):
+            am.push(alert)
+            wait_for(lambda: webhook_answers("503") > refused_before, "a 503 answer", am)
+            wait_for(lambda: failed_webhook_requests(am) > 0, "Alertmanager to see it fail", am)
+        [opened] = wait_for(lambda: retriever_incidents(client), "the retried incident", am)
+        assert (opened["severity"], opened["status"], opened["title"]) == (
+            "p1",
+            "open",
+            "Retriever is down",
+        )
+        assert webhook_answers("200") > 0
+        assert len(retriever_incidents(client)) == 1
+        with Session(app.ctx.engine) as session:
+            count = session.exec(select(func.count()).select_from(Incident)).one()
+        assert count == 1

@@ -15,27 +15,38 @@ a 4xx and retries one that gets a 5xx or no answer:
 - a malformed notification (bad JSON, wrong shape) gets FastAPI's 422 listing each field, and
   more than `MAX_ALERTS` alerts gets 413 naming `alerts` (configure `max_alerts: 1000` on the
   webhook so Alertmanager truncates instead, and reports it in `truncatedAlerts`);
-- a well-formed one always gets 2xx, even when one alert cannot be handled (say no component
-  matches and no `alerts.fallback_team` is configured): that alert is logged and reported as
-  `failed` in the summary, since retrying a deterministic failure would not help;
-- when the store itself is unreachable the answer is 503, so Alertmanager retries later.
-  Retrying is safe because handling is idempotent per fingerprint: alerts already handled
-  before the store went away come back as `existing` or `not_open`.
+- 200 only when every alert was opened, found open (`existing`), resolved, or deliberately
+  ignored (`not_open`: resolved with no open incident);
+- 503 when the store is unreachable or locked, 500 when an alert could not be handled for any
+  other reason (an internal error, or no component matches and no `alerts.fallback_team` is
+  set): a short `detail` and the outcomes so far, never a traceback. Alertmanager retries, so
+  an alert is not lost to a passing fault or a config gap; once the fault is gone (or the
+  config fixed and synced) a retry opens the incident. Retrying is safe because handling is
+  idempotent per fingerprint: alerts already handled come back as `existing` or `not_open`.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
+from collections.abc import Collection
+from typing import Any
 
 import structlog
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 
+from launchops.api.alert_models import (
+    MAX_ALERTS,
+    AlertAction,
+    AlertmanagerAlert,
+    AlertmanagerReceipt,
+    AlertmanagerWebhook,
+    AlertOutcome,
+    AlertsNotHandled,
+    TooManyAlerts,
+)
 from launchops.chat.i18n import t
 from launchops.config.models import AlertPolicy, Policy, SeverityLevel
 from launchops.domain.errors import InvalidTransition, LaunchOpsError, NotFound
@@ -51,7 +62,7 @@ __all__ = [
     "AlertmanagerAlert",
     "AlertmanagerReceipt",
     "AlertmanagerWebhook",
-    "StoreUnavailable",
+    "AlertsNotHandled",
     "alerts_router",
     "severity_for",
     "shorten",
@@ -60,102 +71,10 @@ __all__ = [
 
 log = structlog.get_logger(__name__)
 
-MAX_ALERTS = 1000
 MAX_COMPONENT_QUERY = 200  # longer than any component name or alias may be (config/models.py)
 ALERTMANAGER = Actor.system_actor("Alertmanager")
 ALERT_RESOLVED_NOTE = "incident.note.alert_resolved"
-
-AlertStatus = Literal["firing", "resolved"]
-AlertAction = Literal["opened", "existing", "resolved", "not_open", "failed"]
-
-
-# request ---------------------------------------------------------------------------------
-class _Webhook(BaseModel):
-    # Unknown keys are ignored, not refused: Alertmanager may add fields within version 4, and
-    # a 422 for a field we do not read would make it drop a real page.
-    model_config = ConfigDict(extra="ignore")
-
-
-class AlertmanagerAlert(_Webhook):
-    """One alert of a notification, as Alertmanager sends it."""
-
-    status: AlertStatus = Field(description="`firing`, or `resolved` once it stopped firing.")
-    labels: dict[str, str] = Field(
-        description="Identifying labels; `alerts.component_label` names the component and "
-        "`alerts.severity_label` the severity (policy.yaml)."
-    )
-    annotations: dict[str, str] = Field(
-        default_factory=dict,
-        description="`summary` (else `description`, else the `alertname` label) becomes the "
-        "incident title, shortened to 200 characters; `description` and `runbook_url` go into "
-        "the incident's description.",
-    )
-    startsAt: datetime | None = None
-    endsAt: datetime | None = Field(
-        None, description="`0001-01-01T00:00:00Z` while firing with no known end."
-    )
-    generatorURL: str = ""
-    fingerprint: str = Field(
-        min_length=1,
-        max_length=255,
-        description="Alertmanager's identity for the alert: one open incident per fingerprint.",
-    )
-
-
-class AlertmanagerWebhook(_Webhook):
-    """Alertmanager's webhook notification, payload version 4."""
-
-    version: Literal["4"]
-    groupKey: str = ""
-    truncatedAlerts: int = Field(0, ge=0)
-    status: AlertStatus
-    receiver: str = ""
-    groupLabels: dict[str, str] = Field(default_factory=dict)
-    commonLabels: dict[str, str] = Field(default_factory=dict)
-    commonAnnotations: dict[str, str] = Field(default_factory=dict)
-    externalURL: str = ""
-    alerts: list[AlertmanagerAlert] = Field(
-        description=f"At most {MAX_ALERTS} per notification (more answers 413); set "
-        f"`max_alerts: {MAX_ALERTS}` on the webhook so Alertmanager truncates instead."
-    )
-
-
-# response --------------------------------------------------------------------------------
-class AlertOutcome(BaseModel):
-    """What became of one alert."""
-
-    fingerprint: str
-    incident: int | None = Field(description="The incident's id (its number), if any.")
-    action: AlertAction = Field(
-        description="`opened` a new incident (and paged); found it `existing` (paged nobody); "
-        "`resolved` it; the alert resolved but had `not_open` incident; or `failed` (see "
-        "`error`; logged)."
-    )
-    severity: SeverityLevel | None = None
-    component: str | None = Field(None, description="The component id, when one matched.")
-    team: str | None = Field(None, description="The Responsible team the incident went to.")
-    error: str | None = None
-
-
-class AlertmanagerReceipt(BaseModel):
-    """The notification was accepted; one outcome per alert, in the order received."""
-
-    alerts: list[AlertOutcome]
-
-
-class StoreUnavailable(BaseModel):
-    """503: the store could not be reached; Alertmanager retries, which is safe."""
-
-    detail: str
-    alerts: list[AlertOutcome] = Field(
-        default_factory=list, description="The alerts handled before the store went away."
-    )
-
-
-class TooManyAlerts(BaseModel):
-    """413, in FastAPI's error shape so the field is named like a 422's."""
-
-    detail: list[dict[str, Any]]
+STORE_UNAVAILABLE = "the incident store is unavailable; retry later"
 
 
 class StoreDown(Exception):
@@ -181,16 +100,23 @@ def shorten(text: str, limit: int) -> str:
     return text[: limit - 1].rstrip() + "…"
 
 
-def severity_for(labels: dict[str, str], policy: AlertPolicy) -> SeverityLevel:
+def severity_for(
+    labels: dict[str, str], policy: AlertPolicy, levels: Collection[str] = LEVELS
+) -> SeverityLevel:
     """`alerts.severity_map[labels[severity_label]]`, else `alerts.default`.
 
     The map is tried as written, then case-insensitively (`Critical` from a hand-written rule
     must not silently drop to the default); a label that already names a level (`p0`) keeps
-    that level, since nobody writing `severity: p0` expects a P2.
+    that level, since nobody writing `severity: p0` expects a P2. A level the policy has no
+    rules for (`levels`) also falls back to the default: a page late is better than none.
     """
-    raw = labels.get(policy.severity_label, "").strip()
+    level = _mapped(labels.get(policy.severity_label, "").strip(), policy)
+    return level if level is not None and level in levels else policy.default
+
+
+def _mapped(raw: str, policy: AlertPolicy) -> SeverityLevel | None:
     if not raw:
-        return policy.default
+        return None
     if raw in policy.severity_map:
         return policy.severity_map[raw]
     folded = raw.casefold()
@@ -200,7 +126,7 @@ def severity_for(labels: dict[str, str], policy: AlertPolicy) -> SeverityLevel:
     for known in LEVELS:
         if folded == known:
             return known
-    return policy.default
+    return None
 
 
 def title_for(alert: AlertmanagerAlert, locale: str) -> str:
@@ -257,7 +183,7 @@ class AlertIngest:
         done: list[AlertOutcome] = []
         try:
             # The policy in force, read per notification so a `config sync` applies at once.
-            policy = (current_policy(self._engine) or Policy()).alerts
+            policy = current_policy(self._engine) or Policy()
             for alert in webhook.alerts:
                 done.append(self._one(alert, webhook, policy))
         except Exception as error:
@@ -268,7 +194,7 @@ class AlertIngest:
         return done
 
     def _one(
-        self, alert: AlertmanagerAlert, webhook: AlertmanagerWebhook, policy: AlertPolicy
+        self, alert: AlertmanagerAlert, webhook: AlertmanagerWebhook, policy: Policy
     ) -> AlertOutcome:
         try:
             if alert.status == "resolved":
@@ -314,9 +240,10 @@ class AlertIngest:
         )
 
     def _fire(
-        self, alert: AlertmanagerAlert, webhook: AlertmanagerWebhook, policy: AlertPolicy
+        self, alert: AlertmanagerAlert, webhook: AlertmanagerWebhook, rules: Policy
     ) -> AlertOutcome:
-        level = severity_for(alert.labels, policy)
+        policy = rules.alerts
+        level = severity_for(alert.labels, policy, rules.severities)
         title = title_for(alert, self._locale)
         origin = _origin(alert, webhook)
         label = policy.component_label
@@ -411,9 +338,14 @@ def alerts_router(engine: Engine, incidents: IncidentService, *, locale: str) ->
         summary="Alertmanager webhook (version 4)",
         responses={
             413: {"model": TooManyAlerts, "description": f"More than {MAX_ALERTS} alerts."},
+            500: {
+                "model": AlertsNotHandled,
+                "description": "An alert could not be handled (see each outcome's `error`): "
+                "Alertmanager retries, and alerts already handled are not repeated.",
+            },
             503: {
-                "model": StoreUnavailable,
-                "description": "The store is unreachable (Alertmanager retries), or "
+                "model": AlertsNotHandled,
+                "description": "The store is unreachable or locked (Alertmanager retries), or "
                 "LAUNCHOPS_API_TOKEN is not set.",
             },
         },
@@ -444,10 +376,21 @@ def alerts_router(engine: Engine, incidents: IncidentService, *, locale: str) ->
         try:
             outcomes = await run_in_threadpool(ingest.handle, webhook)
         except StoreDown as down:
-            body = StoreUnavailable(
-                detail="the incident store is unavailable; retry later", alerts=down.done
-            )
-            return JSONResponse(body.model_dump(mode="json"), status_code=503)
+            return _retry_later(503, STORE_UNAVAILABLE, down.done)
+        except Exception:
+            # Not a malformed notification (that was a 422 already): something on our side,
+            # so a retry may well succeed. The traceback goes to the log, never the answer.
+            log.exception("alerts.notification_failed", alerts=len(webhook.alerts))
+            return _retry_later(500, "the notification could not be processed; retry later", [])
+        failed = sum(1 for outcome in outcomes if outcome.action == "failed")
+        if failed:
+            detail = f"{failed} of {len(outcomes)} alerts could not be handled; retry later"
+            return _retry_later(500, detail, outcomes)
         return AlertmanagerReceipt(alerts=outcomes)
 
     return router
+
+
+def _retry_later(status: int, detail: str, outcomes: list[AlertOutcome]) -> JSONResponse:
+    body = AlertsNotHandled(detail=detail, alerts=outcomes)
+    return JSONResponse(body.model_dump(mode="json"), status_code=status)
