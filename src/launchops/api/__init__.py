@@ -34,5 +34,5 @@ def api_router(ctx: AppContext) -> APIRouter:
         responses=_REFUSALS,
     )
     router.include_router(alerts_router(ctx.engine, ctx.incidents, locale=ctx.settings.locale))
-    router.include_router(incidents_router(ctx.incidents))
+    router.include_router(incidents_router(ctx.engine, ctx.ownership.index))
     return router

@@ -13,15 +13,20 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
+from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 
 from launchops.domain.errors import NotFound
-from launchops.domain.incidents import IncidentView, Level, Status
-from launchops.services.incidents import IncidentService
+from launchops.domain.incidents import Level, Status
+from launchops.services.component_index import ComponentIndex
+from launchops.services.incident_list import (
+    DEFAULT_PAGE,
+    MAX_PAGE,
+    IncidentRow,
+    list_incidents,
+)
 
-__all__ = ["MAX_RESULTS", "IncidentList", "IncidentSummary", "incidents_router"]
-
-MAX_RESULTS = 500
+__all__ = ["IncidentList", "IncidentSummary", "incidents_router"]
 
 
 class IncidentSummary(BaseModel):
@@ -40,20 +45,20 @@ class IncidentSummary(BaseModel):
     resolved_at: datetime | None
 
     @classmethod
-    def of(cls, view: IncidentView) -> IncidentSummary:
+    def of(cls, row: IncidentRow) -> IncidentSummary:
         return cls.model_validate(
             {
-                "id": view.id,
-                "number": view.id,
-                "severity": view.severity,
-                "status": view.status,
-                "component": view.component_id,
-                "team": view.team_id,
-                "source": view.source,
-                "title": view.title,
-                "declared_at": view.declared_at,
-                "acknowledged_at": view.acknowledged_at,
-                "resolved_at": view.resolved_at,
+                "id": row.id,
+                "number": row.id,
+                "severity": row.severity,
+                "status": row.status,
+                "component": row.component_id,
+                "team": row.team_id,
+                "source": row.source,
+                "title": row.title,
+                "declared_at": row.declared_at,
+                "acknowledged_at": row.acknowledged_at,
+                "resolved_at": row.resolved_at,
             }
         )
 
@@ -62,29 +67,45 @@ class IncidentList(BaseModel):
     """Newest first, at most `limit` incidents."""
 
     incidents: list[IncidentSummary]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` to get the next (older) page; null on the last page."
+    )
 
 
-def incidents_router(incidents: IncidentService) -> APIRouter:
+def incidents_router(engine: Engine, index: ComponentIndex) -> APIRouter:
     router = APIRouter(tags=["incidents"])
 
     @router.get("/incidents", response_model=IncidentList, summary="List incidents")
-    async def list_incidents(
+    async def list_incidents_route(
         status: Annotated[Status | None, Query(description="Only incidents in this state.")] = None,
         severity: Annotated[Level | None, Query(description="Only this severity.")] = None,
         component: Annotated[
             str | None,
             Query(min_length=1, max_length=200, description="A component id, name or alias."),
         ] = None,
-        limit: Annotated[int, Query(ge=1, le=MAX_RESULTS)] = MAX_RESULTS,
+        limit: Annotated[
+            int, Query(ge=1, le=MAX_PAGE, description="Incidents per page.")
+        ] = DEFAULT_PAGE,
+        cursor: Annotated[
+            str | None,
+            Query(
+                pattern=r"^[1-9][0-9]{0,17}$",
+                description="The `next_cursor` of the previous page.",
+            ),
+        ] = None,
     ) -> IncidentList:
-        """Incidents newest first, filtered by status, severity and component."""
+        """Incidents newest first, filtered by status, severity and component, a page at a
+        time: follow `next_cursor` until it is null."""
         try:
-            views = await run_in_threadpool(
-                incidents.search,
+            page = await run_in_threadpool(
+                list_incidents,
+                engine,
+                index,
                 status=status,
                 severity=severity,
                 component=component,
                 limit=limit,
+                cursor=int(cursor) if cursor else None,
             )
         except NotFound as error:
             suggestions = [ident for ident, _name in error.params.get("suggestions", [])]
@@ -101,6 +122,9 @@ def incidents_router(incidents: IncidentService) -> APIRouter:
                     }
                 ],
             ) from None
-        return IncidentList(incidents=[IncidentSummary.of(view) for view in views])
+        return IncidentList(
+            incidents=[IncidentSummary.of(row) for row in page.incidents],
+            next_cursor=str(page.next_cursor) if page.next_cursor is not None else None,
+        )
 
     return router

@@ -75,6 +75,17 @@ def session_scope(engine: Engine) -> Iterator[Session]:
             raise
 
 
+@contextmanager
+def read_scope(engine: Engine) -> Iterator[Session]:
+    """A unit of work that only reads: never queues on the SQLite write lock (WAL lets
+    readers run beside the writer), and never commits anything."""
+    with Session(engine, expire_on_commit=False) as session:
+        try:
+            yield session
+        finally:
+            session.rollback()
+
+
 def alembic_config(url: str) -> Config:
     config = Config()
     location = resources.files("launchops.store") / "migrations"
