@@ -1,0 +1,94 @@
+"""Declaring in one line of text, through the real Slack endpoint: the words before a colon are
+a component only when they name one, a typo is asked about, and ` -- ` adds a description."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterator
+
+import pytest
+from sqlmodel import Session, select
+
+from launchops.store.models import Incident
+from tests.e2e.harness import RunningApp, make_settings, running_app
+from tests.fakes.slack_api import FakeSlackAPI
+from tests.fakes.slack_requests import sign, slash_command_body
+
+pytestmark = pytest.mark.e2e
+
+SECRET = "test-signing-secret"
+FORM = "application/x-www-form-urlencoded"
+ML_CHANNEL = "C0MLTEAM"  # the ML team's channel in config/catalog.yaml
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlackAPI]:
+    with FakeSlackAPI() as fake:
+        yield fake
+        fake.assert_valid()
+
+
+@pytest.fixture
+def app(sqlite_url: str, slack: FakeSlackAPI) -> Iterator[RunningApp]:
+    settings = make_settings(
+        sqlite_url,
+        SLACK_BOT_TOKEN="xoxb-test",
+        SLACK_SIGNING_SECRET=SECRET,
+        SLACK_API_URL=slack.url,
+    )
+    with running_app(settings) as running:
+        yield running
+
+
+def declare(app: RunningApp, slack: FakeSlackAPI, text: str, channel: str) -> str:
+    """`/incident <text>` by Alice in `channel`; the ephemeral answer as Slack shows it."""
+    before = len(slack.calls("response_url"))
+    body = slash_command_body("/incident", text, "U0ALICE", channel, slack.response_url("d"))
+    with app.client() as client:
+        response = client.post(
+            "/slack/events", content=body, headers=sign(SECRET, body, content_type=FORM)
+        )
+    assert response.status_code == 200
+    calls = slack.wait_for("response_url", count=before + 1)
+    return html.unescape(str(calls[-1].params["text"]))
+
+
+def stored(app: RunningApp) -> list[Incident]:
+    with Session(app.ctx.engine) as session:
+        return list(session.exec(select(Incident)).all())
+
+
+def test_a_colon_in_a_title_is_not_a_component(app: RunningApp, slack: FakeSlackAPI) -> None:
+    answer = declare(app, slack, "p1 API returns 500: users blocked", ML_CHANNEL)
+    [incident] = stored(app)
+    assert incident.title == "API returns 500: users blocked"
+    assert incident.component_id is None
+    assert incident.team_id == "ml"  # declared in the ML team's channel
+    assert "API returns 500: users blocked" in answer
+
+
+def test_a_misspelt_component_is_asked_about_and_nothing_is_declared(
+    app: RunningApp, slack: FakeSlackAPI
+) -> None:
+    answer = declare(app, slack, "p1 retreiver: slow", ML_CHANNEL)
+    assert "Did you mean: Retriever?" in answer
+    assert stored(app) == []
+
+
+def test_a_known_component_before_the_colon_is_the_component(
+    app: RunningApp, slack: FakeSlackAPI
+) -> None:
+    declare(app, slack, "p2 search index: slow answers -- since 9:00, every query", ML_CHANNEL)
+    [incident] = stored(app)
+    assert incident.component_id == "retriever"  # "search index" is one of its aliases
+    assert incident.title == "slow answers"
+    assert incident.description == "since 9:00, every query"
+
+
+def test_a_long_title_is_told_how_to_give_a_description(
+    app: RunningApp, slack: FakeSlackAPI
+) -> None:
+    answer = declare(app, slack, "p1 rag: " + "x" * 201, ML_CHANNEL)
+    assert "at most 200 characters" in answer
+    assert " -- <description>" in answer
+    assert stored(app) == []
