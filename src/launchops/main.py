@@ -74,10 +74,12 @@ def build_context(
         senders["console"] = ConsoleSender(console_stream)
     slack = teams = None
     if with_chat_adapters:
-        from launchops.adapters.teams.app import TeamsAdapter
+        if settings.teams_enabled:
+            # Only then: a Slack-only install must not answer, or call, anything Teams.
+            from launchops.adapters.teams.app import TeamsAdapter
 
-        teams = TeamsAdapter(settings, chat=chat, messaging=messaging, ownership=ownership)
-        senders["teams"] = teams.sender
+            teams = TeamsAdapter(settings, chat=chat, messaging=messaging, ownership=ownership)
+            senders["teams"] = teams.sender
         if settings.slack_enabled:
             from launchops.adapters.slack.app import SlackAdapter
 

@@ -13,6 +13,9 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SQLITE_URL = "sqlite:///./var/launchops.db"
+BOT_FRAMEWORK_OPENID_METADATA_URL = (
+    "https://login.botframework.com/v1/.well-known/openidconfiguration"
+)
 
 
 def _env(name: str) -> AliasChoices:
@@ -52,6 +55,15 @@ class Settings(BaseSettings):
         validation_alias=_env("LAUNCHOPS_TEAMS_SERVICE_URL"),
     )
 
+    teams_anonymous: bool = Field(False, validation_alias=_env("LAUNCHOPS_TEAMS_ANONYMOUS"))
+    teams_allowed_tenants: str = Field("", validation_alias=_env("LAUNCHOPS_TEAMS_ALLOWED_TENANTS"))
+    # Where botbuilder fetches the keys that sign Bot Framework tokens. Only tests (a loopback
+    # stand-in) and sovereign clouds have a reason to change it.
+    teams_openid_metadata_url: str = Field(
+        BOT_FRAMEWORK_OPENID_METADATA_URL,
+        validation_alias=_env("LAUNCHOPS_TEAMS_OPENID_METADATA_URL"),
+    )
+
     chat_platforms: str = Field("", validation_alias=_env("LAUNCHOPS_CHAT_PLATFORMS"))
 
     @field_validator("chat_platforms")
@@ -85,10 +97,32 @@ class Settings(BaseSettings):
             self.slack_signing_secret is not None or self.slack_app_token is not None
         )
 
+    @field_validator("teams_allowed_tenants")
+    @classmethod
+    def _tenant_list(cls, value: str) -> str:
+        return ",".join(t.strip().lower() for t in value.split(",") if t.strip())
+
     @property
     def teams_enabled(self) -> bool:
-        """Teams runs when an app id is set; an empty id is the anonymous local-test mode."""
-        return bool(self.microsoft_app_id)
+        """Teams runs with an app id, or unauthenticated when LAUNCHOPS_TEAMS_ANONYMOUS is on.
+
+        Without either, `/api/messages` is closed: an empty app id used to mean "accept anyone",
+        which opened a Slack-only deployment to forged activities.
+        """
+        return bool(self.microsoft_app_id) or self.teams_anonymous
+
+    @property
+    def teams_tenants(self) -> frozenset[str] | None:
+        """Tenants whose activities are accepted (lower case), or None for any tenant.
+
+        A single-tenant app accepts only its own tenant; a multi-tenant one the allow-list,
+        when there is one.
+        """
+        if self.microsoft_app_type.lower() == "singletenant" and self.microsoft_app_tenant_id:
+            return frozenset({self.microsoft_app_tenant_id.strip().lower()})
+        if self.teams_allowed_tenants:
+            return frozenset(self.teams_allowed_tenants.split(","))
+        return None
 
     @property
     def has_chat_credentials(self) -> bool:
@@ -96,7 +130,7 @@ class Settings(BaseSettings):
 
     def paging_platforms(self) -> tuple[str, ...]:
         """Where pages and incident posts go. LAUNCHOPS_CHAT_PLATFORMS overrides the default:
-        Slack when its credentials are set, Teams when an app id is set, else the console."""
+        Slack when its credentials are set, Teams when it is enabled, else the console."""
         if self.chat_platforms:
             return tuple(self.chat_platforms.split(","))
         found = tuple(

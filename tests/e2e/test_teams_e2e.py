@@ -1,10 +1,10 @@
 """Teams end to end: Bot Framework activities into the real app, replies to a fake Connector.
 
-Each test starts the app as `launchops serve` would (real store, real dispatcher) with an
-empty app id (botbuilder's anonymous mode) unless it tests authentication, POSTs activities
-to `/api/messages` in the wire JSON Teams sends, and reads what the bot sent from the loopback
-Bot Connector named by the activities' `serviceUrl`, which validates every Adaptive Card
-against the 1.5 schema.
+Each test starts the app as `launchops serve` would (real store, real dispatcher) in the
+anonymous test mode (no app id, LAUNCHOPS_TEAMS_ANONYMOUS=true; tokens and tenants are
+tested in test_teams_auth_e2e.py), POSTs activities to `/api/messages` in the wire JSON Teams
+sends, and reads what the bot sent from the loopback Bot Connector named by the activities'
+`serviceUrl`, which validates every Adaptive Card against the 1.5 schema.
 """
 
 from __future__ import annotations
@@ -41,7 +41,9 @@ def connector() -> Iterator[FakeBotConnector]:
 
 @pytest.fixture
 def app(sqlite_url: str, connector: FakeBotConnector) -> Iterator[RunningApp]:
-    settings = make_settings(sqlite_url, LAUNCHOPS_TEAMS_SERVICE_URL=connector.url)
+    settings = make_settings(
+        sqlite_url, LAUNCHOPS_TEAMS_SERVICE_URL=connector.url, LAUNCHOPS_TEAMS_ANONYMOUS="true"
+    )
     with running_app(settings) as running:
         yield running
 
@@ -149,7 +151,9 @@ def assert_retriever_raci(card: dict[str, Any]) -> None:
 
 
 def test_mention_gets_the_retriever_raci_card(db_url: str, connector: FakeBotConnector) -> None:
-    settings = make_settings(db_url, LAUNCHOPS_TEAMS_SERVICE_URL=connector.url)
+    settings = make_settings(
+        db_url, LAUNCHOPS_TEAMS_SERVICE_URL=connector.url, LAUNCHOPS_TEAMS_ANONYMOUS="true"
+    )
     with running_app(settings) as app:
         activity = message(connector, "who owns rag")
         response = post(app, activity)

@@ -62,6 +62,7 @@ def _app(
     settings = make_settings(
         sqlite_url,
         LAUNCHOPS_TEAMS_SERVICE_URL=connector.url,
+        LAUNCHOPS_TEAMS_ANONYMOUS="true",
         LAUNCHOPS_CHAT_PLATFORMS="teams",
         LAUNCHOPS_CONFIG_DIR=str(fast_config(tmp_path, ack_seconds=ack)),
     )

@@ -230,3 +230,20 @@ def test_an_update_is_not_retried_inside_the_client(
         sender.send(_delivery("update", {}, depends_on_result=posted))
     assert len(fake.failures) == 1
     assert fake.calls() == []
+
+
+@pytest.mark.parametrize("where", ["stored", "destination"])
+def test_without_an_app_id_a_foreign_service_url_is_never_called(
+    sender: TeamsSender, fake: FakeBotConnector, messaging: MessagingService, where: str
+) -> None:
+    """A reference stored before serviceUrls were checked must not aim the bot elsewhere."""
+    evil = "https://evil.example/"
+    messaging.remember_conversation(
+        "teams", "a:1alice", {**PERSONAL_REF, "serviceUrl": evil if where == "stored" else fake.url}
+    )
+    destination: dict[str, Any] = {"conversation": "a:1alice", "reply_to_id": "1700"}
+    if where == "destination":
+        destination["service_url"] = evil
+    with pytest.raises(PermanentFailure, match="serviceUrl not allowed"):
+        sender.send(_delivery("respond", destination))
+    assert fake.calls() == []

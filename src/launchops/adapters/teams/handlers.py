@@ -267,7 +267,7 @@ class LaunchOpsBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
     ) -> None:
         activity: Activity = turn_context.activity
         bot_id = activity.recipient.id if activity.recipient else None
-        if bot_id and any(member.id == bot_id for member in members_added):
+        if bot_id and any(getattr(m, "id", None) == bot_id for m in members_added or ()):
             await self._welcome(activity)
 
     async def on_installation_update_add(self, turn_context: TurnContext) -> None:

@@ -34,6 +34,7 @@ from botframework.connector.auth import MicrosoftAppCredentials
 from msrest.exceptions import ClientRequestError, HttpOperationError
 
 from launchops import __version__
+from launchops.adapters.teams.guard import service_url_allowed
 from launchops.adapters.teams.render import to_activity
 from launchops.delivery.sender import Delivery, PermanentFailure, RetryLater
 from launchops.services.messaging import MessagingService
@@ -303,7 +304,20 @@ class TeamsSender:
             activity.recipient = ChannelAccount(id=user["id"], name=user.get("name"))
 
     def _client(self, service_url: str) -> ConnectorClient:
-        """A fresh client per call: cheap, and no session is shared between threads."""
+        """A fresh client per call: cheap, and no session is shared between threads.
+
+        Every Bot Connector call comes through here, so this is where the unauthenticated
+        mode's promise is kept: without an app id nothing vouched for a stored serviceUrl,
+        so only the configured one or loopback is called (a forged one could aim the bot at
+        any host, a server-side request forgery).
+        """
+        if not self._settings.microsoft_app_id and not service_url_allowed(
+            self._settings, service_url
+        ):
+            raise PermanentFailure(
+                "serviceUrl not allowed without MicrosoftAppId: only "
+                "LAUNCHOPS_TEAMS_SERVICE_URL or loopback"
+            )
         client = ConnectorClient(self._credentials, base_url=service_url)
         # The session's adapters already hold this Retry object (msrest mounts it when the
         # client is built), so it is changed in place; assigning a new policy does nothing.
