@@ -6,10 +6,13 @@ once per cluster (escalations, digests) claim their work in the store.
 
 from __future__ import annotations
 
+import logging
+import time
 from pathlib import Path
 
 import structlog
 from apscheduler.schedulers.background import BackgroundScheduler
+from prometheus_client import Gauge
 from sqlalchemy.engine import Engine
 
 from launchops.config import ConfigError, load_config
@@ -22,6 +25,26 @@ log = structlog.get_logger(__name__)
 CONFIG_POLL_SECONDS = 30
 # Escalations must leave within 10 s of their deadline (DESIGN.md §5).
 ESCALATION_SWEEP_SECONDS = 1.0
+
+# APScheduler logs every run at INFO: two lines a second for the sweep. Its warnings (a missed
+# or skipped run) and errors (a job that raised) still show.
+for _name in ("apscheduler", "apscheduler.scheduler", "apscheduler.executors.default"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
+
+LAST_SWEEP = Gauge(
+    "launchops_escalation_sweep_last_success_timestamp_seconds",
+    "Unix time the escalation sweep last finished without an error; a stale value means "
+    "escalations are not going out.",
+)
+
+
+def sweep_escalations(incidents: IncidentService) -> int:
+    """The sweep job: escalate what is due, then record that the machinery ran. An error
+    propagates (APScheduler logs it) and leaves the timestamp where it was, which is what
+    the stalled-sweep alert watches."""
+    done = incidents.escalate_due()
+    LAST_SWEEP.set(time.time())
+    return done
 
 
 class ConfigReloader:
@@ -80,8 +103,9 @@ def build_scheduler(
         )
     if incidents is not None:
         scheduler.add_job(
-            incidents.escalate_due,
+            sweep_escalations,
             "interval",
+            args=[incidents],
             seconds=ESCALATION_SWEEP_SECONDS,
             id="escalation-sweep",
             max_instances=1,

@@ -19,6 +19,7 @@ from starlette.routing import Match
 from launchops import __version__
 from launchops.api import api_router
 from launchops.body_limits import BodyLimitMiddleware
+from launchops.delivery.outbox_metrics import register_outbox_metrics
 from launchops.main import AppContext
 from launchops.metrics import HTTP_ERRORS, HTTP_LATENCY, HTTP_REQUESTS
 from launchops.scheduler import build_scheduler
@@ -66,6 +67,7 @@ def create_app(ctx: AppContext, *, run_dispatcher: bool = True) -> FastAPI:
             if run_dispatcher
             else None
         )
+        stop_outbox_metrics = register_outbox_metrics(ctx.engine)
         if run_dispatcher:
             ctx.dispatcher.start()
         if scheduler is not None:
@@ -82,6 +84,7 @@ def create_app(ctx: AppContext, *, run_dispatcher: bool = True) -> FastAPI:
             if scheduler is not None:
                 scheduler.shutdown(wait=False)
             ctx.dispatcher.stop()
+            stop_outbox_metrics()
 
     app = FastAPI(title="LaunchOps", version=__version__, lifespan=lifespan)
     # Added first, so it runs inside `measure`: a refused body is still counted.

@@ -22,11 +22,14 @@ from prometheus_client import REGISTRY
 from pydantic import AliasChoices
 
 import launchops.delivery.metrics
+import launchops.delivery.outbox_metrics
 import launchops.metrics
+import launchops.scheduler
 from launchops.cli import app as cli_app
 from launchops.config import load_config
 from launchops.config.models import AlertPolicy
 from launchops.settings import Settings
+from tests.required_tools import missing_tool
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = REPO_ROOT / "deploy"
@@ -108,6 +111,8 @@ def _exported_metric_names() -> dict[str, str]:
     """Every sample name the process exposes for a launchops metric -> its family name."""
     assert launchops.metrics.HTTP_LATENCY is not None  # imported for their registration
     assert launchops.delivery.metrics.LAG_SECONDS is not None
+    assert launchops.delivery.outbox_metrics.OUTBOX is not None
+    assert launchops.scheduler.LAST_SWEEP is not None
     suffixes = {
         "counter": ["_total", "_created"],
         "histogram": ["_bucket", "_sum", "_count", "_created"],
@@ -359,6 +364,8 @@ def test_alert_rules_use_only_exported_metrics() -> None:
         "launchops_http_errors_total",
         "launchops_outbox_deliveries_total",
         "launchops_outbox_lag_seconds_bucket",
+        "launchops_escalation_sweep_last_success_timestamp_seconds",
+        "launchops_outbox_oldest_pending_age_seconds",
     } <= referenced
 
 
@@ -374,15 +381,20 @@ def test_alert_rule_label_values_exist() -> None:
 
 
 def test_alert_rules_with_promtool() -> None:
+    """promtool checks the rules and runs their unit tests (alert-rules.test.yml); CI
+    (LAUNCHOPS_REQUIRE_TOOLS=1) fails here without promtool rather than skipping."""
     promtool = shutil.which("promtool")
     if promtool is None:
-        pytest.skip("promtool is not installed (apt-get install prometheus)")
+        missing_tool("promtool is not installed (apt-get install prometheus)")
+    assert promtool is not None
     folder = DEPLOY / "prometheus"
     for args in (["check", "rules", "alert-rules.yml"], ["test", "rules", "alert-rules.test.yml"]):
         result = subprocess.run(
             [promtool, *args], cwd=folder, capture_output=True, text=True, check=False
         )
         assert result.returncode == 0, result.stdout + result.stderr
+    tested = set(re.findall(r"alertname: (\w+)", (folder / "alert-rules.test.yml").read_text()))
+    assert {rule["alert"] for rule in _alert_rules()} <= tested, "a rule without a unit test"
 
 
 # --- Helm chart -----------------------------------------------------------------------------
