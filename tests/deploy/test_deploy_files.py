@@ -425,14 +425,12 @@ def _template_texts() -> dict[str, str]:
     return {p.name: p.read_text(encoding="utf-8") for p in sorted(TEMPLATES.iterdir())}
 
 
-def test_chart_templates_are_well_formed() -> None:
+def test_chart_templates_include_only_defined_helpers() -> None:
+    # Rendering the chart for real (helm, or a renderer of Go templates) is the job of the
+    # deploy-kit work; counting braces proved nothing and is gone.
     texts = _template_texts()
     defined = set(re.findall(r'\{\{-?\s*define\s+"([^"]+)"', texts["_helpers.tpl"]))
     for name, text in texts.items():
-        assert text.count("{{") == text.count("}}"), f"unbalanced braces in {name}"
-        opened = len(re.findall(r"\{\{-?\s*(?:if|range|with|define)\b", text))
-        closed = len(re.findall(r"\{\{-?\s*end\b", text))
-        assert opened == closed, f"{name}: {opened} blocks opened, {closed} ended"
         for used in re.findall(r'\binclude\s+"([^"]+)"', text):
             if not used.startswith("launchops."):
                 continue  # e.g. include (print $.Template.BasePath "/configmap.yaml")
