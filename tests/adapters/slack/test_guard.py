@@ -173,6 +173,7 @@ def test_depth_ignores_brackets_inside_strings() -> None:
         ({"command": "/owner", "response_url": "https://r/1"}, "user_id"),
         ({"command": "owner", "user_id": "U1", "response_url": "https://r/1"}, "start with /"),
         ({"type": 7}, "`type` is not a string"),
+        ({"command": "/owner", "user_id": "U1", "response_url": "file:///etc"}, "HTTP(S)"),
         ({"authorizations": [None]}, "list of objects"),
     ],
 )

@@ -230,6 +230,9 @@ def shape_problem(body: dict[str, Any]) -> str | None:
             problem = _common_problem(nested, f"{key}.")
             if problem is not None:
                 return problem
+    problem = _url_problem(body)
+    if problem is not None:
+        return problem
     kind = body.get("type")
     if "command" in body:
         return _command_problem(body)
@@ -261,6 +264,14 @@ def _command_problem(body: dict[str, Any]) -> str | None:
             return f"slash command without `{key}`"
     if not str(body["command"]).startswith("/"):
         return "slash command name does not start with /"
+    return None
+
+
+def _url_problem(body: dict[str, Any]) -> str | None:
+    """The bot posts its answer to `response_url`: only ever an HTTP(S) URL from Slack."""
+    url = body.get("response_url")
+    if url is not None and not str(url).startswith(("https://", "http://")):
+        return "`response_url` is not an HTTP(S) URL"
     return None
 
 
