@@ -87,7 +87,9 @@ def build_context(
             senders["slack"] = slack.sender
     # A crashed replica's claims come back after CLAIM_TTL: above every sender's HTTP timeout
     # (Slack 10 s, Teams 15 s), short enough that a page caught in a crash is not late.
-    dispatcher = Dispatcher(engine, senders, claim_ttl=CLAIM_TTL_SECONDS)
+    dispatcher = Dispatcher(
+        engine, senders, claim_ttl=CLAIM_TTL_SECONDS, on_dead=incidents.page_failed
+    )
     messaging.set_wakeup(dispatcher.wake)
     incidents.set_wakeup(dispatcher.wake)
     return AppContext(

@@ -1,4 +1,4 @@
-"""Prometheus metrics for HTTP handling (delivery has its own in delivery/metrics.py)."""
+"""Prometheus metrics for HTTP handling and incidents (delivery: delivery/metrics.py)."""
 
 from __future__ import annotations
 
@@ -18,4 +18,26 @@ HTTP_ERRORS = Counter(
 )
 CHAT_COMMANDS = Counter(
     "launchops_chat_commands_total", "Chat messages handled", ["platform", "outcome"]
+)
+
+# Incidents. Counted after the transaction that made the change commits, so a rolled-back
+# declaration or a lost compare-and-set race is never counted.
+INCIDENTS_DECLARED = Counter(
+    "launchops_incidents_declared_total", "Incidents declared", ["severity"]
+)
+INCIDENTS_ACKNOWLEDGED = Counter(
+    "launchops_incidents_acknowledged_total", "Incidents acknowledged", ["severity"]
+)
+INCIDENTS_RESOLVED = Counter(
+    "launchops_incidents_resolved_total", "Incidents resolved", ["severity"]
+)
+ESCALATION_STEPS = Counter(
+    "launchops_incident_escalation_steps_total",
+    "Escalation steps fired (by the sweep, by hand, or skipped because they reached nobody)",
+    ["severity", "trigger"],
+)
+PAGES_FAILED = Counter(
+    "launchops_incident_pages_failed_total",
+    "Pages the chat platform refused for good",
+    ["platform", "reason"],
 )

@@ -278,6 +278,33 @@ def test_permanent_failure_is_dead_at_once(
     )
 
 
+def test_on_dead_is_told_once_of_each_row_given_up_and_its_failures_are_contained(
+    engine: Engine, clock: FakeClock, slack: FakePlatform
+) -> None:
+    """The hook the incident service uses to learn of refused pages: called once per row
+    that dies (refused for good, or out of attempts), never for one that was sent; a hook
+    that raises leaves the row recorded dead and the dispatcher running."""
+    refused, exhausted, fine = add(engine, "a"), add(engine, "b"), add(engine, "c")
+    slack.script[refused] = [PermanentFailure("Slack answered 200 account_inactive")]
+    slack.script[exhausted] = [RetryLater("HTTP 503"), RetryLater("HTTP 503")]
+    told: list[tuple[int, str]] = []
+
+    def on_dead(outbox_id: int, error: str) -> None:
+        told.append((outbox_id, error))
+        raise RuntimeError("the hook's store is down")
+
+    d = dispatcher(engine, clock, slack, max_attempts=2, on_dead=on_dead)
+    for _ in range(4):
+        d.run_once()
+        clock.advance(1)
+
+    assert told == [
+        (refused, "Slack answered 200 account_inactive"),
+        (exhausted, "gave up after 2 attempts: HTTP 503"),
+    ]
+    assert [row(engine, i).status for i in (refused, exhausted, fine)] == ["dead", "dead", "sent"]
+
+
 def test_running_out_of_attempts_is_dead(
     engine: Engine, clock: FakeClock, slack: FakePlatform
 ) -> None:

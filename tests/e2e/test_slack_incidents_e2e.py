@@ -794,3 +794,76 @@ def test_when_slack_refuses_the_form_the_answer_offers_it_again(
     [reply] = slack.wait_for("response_url")
     assert "I couldn't open the incident form" in reply.params["text"]
     assert list(buttons(reply)) == ["Open the incident form"]
+
+# -- escalations that always reach someone (DESIGN.md §4) ------------------------------------
+
+
+def test_p0_escalates_to_the_accountable_already_paged_then_to_leadership(
+    app: RunningApp, slack: FakeSlackAPI
+) -> None:
+    """Henry is Accountable for the gateway and on call, so the P0 pages him at once; its
+    first escalation step (`accountable`) still reaches him, as an escalation, after the
+    first deadline, and `team:leadership` (Grace, Olivia and their channel) after the next."""
+    incident_command(app, slack, "p0 gateway: everything is down")
+
+    def escalation_to(user: str) -> Callable[[RecordedCall], bool]:
+        return lambda c: to(dm(user))(c) and "still unacknowledged" in c.params.get("text", "")
+
+    [page] = slack.wait_for("chat.postMessage", predicate=to(dm("U0HENRY")))
+    assert "You are paged" in page.params["text"]
+    [again] = slack.wait_for("chat.postMessage", predicate=escalation_to("U0HENRY"), timeout=WAIT)
+    assert again.params["text"].startswith("P0 INC-1 still unacknowledged after 2 s")
+    assert button_labels(again) == BUTTONS
+    first_step = again.at
+    [grace] = slack.wait_for("chat.postMessage", predicate=escalation_to("U0GRACE"), timeout=WAIT)
+    assert grace.at - first_step >= 1.5  # a whole deadline later, not with step 1
+    slack.wait_for("chat.postMessage", predicate=escalation_to("U0OLIVIA"))
+    slack.wait_for("chat.postMessage", predicate=to("C0LEADERS"))
+    slack.wait_for(
+        "chat.postMessage",
+        predicate=lambda c: (
+            bool(c.params.get("thread_ts"))
+            and "escalated to Olivia Brown, Grace Hopper, Leadership (step 2)"
+            in c.params.get("text", "")
+        ),
+    )
+    henry = [c for c in posts(slack, to(dm("U0HENRY"))) if "INC-1" in c.params["text"]]
+    assert len(henry) == 2  # the page and one escalation: step 2 is not his
+
+
+@pytest.mark.parametrize(
+    ("error", "words"),
+    [("user_not_found", "user not found"), ("account_inactive", "account deactivated")],
+)
+def test_a_refused_page_is_in_the_thread_and_escalates_at_once(
+    sqlite_url: str, slack: FakeSlackAPI, tmp_path: Path, error: str, words: str
+) -> None:
+    """Slack refuses the DM to Chris, the P1's only pagee, for good: the Data team's thread
+    says so by name and reason, the card lists him as not reached, and Carol is paged at
+    once, though the deadline is an hour away."""
+    slack.refuse_dms("U0CHRIS", error)
+    with start(sqlite_url, slack, tmp_path, LONG_DEADLINE) as app:
+        incident_command(app, slack, "p1 retriever: empty answers")
+        [confirmation] = slack.wait_for("response_url")
+        assert "Paging: Chris Novak." in confirmation.params["text"]
+        slack.wait_for(
+            "chat.postMessage",
+            predicate=lambda c: (
+                c.params.get("channel") == "C0DATA"
+                and bool(c.params.get("thread_ts"))
+                and c.params.get("text") == f"Could not reach Chris Novak: {words}."
+            ),
+            timeout=WAIT,
+        )
+        [carol] = slack.wait_for("chat.postMessage", predicate=to(dm("U0CAROL")), timeout=WAIT)
+        assert carol.params["text"].startswith("P1 INC-1 still unacknowledged after")
+        slack.wait_for(
+            "chat.update",
+            predicate=lambda c: (
+                c.params["channel"] == "C0DATA"
+                and f"Chris Novak ({words})" in everything(c)
+                and "Carol Jones" in everything(c)
+            ),
+            timeout=WAIT,
+        )
+        assert posts(slack, to(dm("U0CHRIS"))) == []

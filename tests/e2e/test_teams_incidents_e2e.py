@@ -366,7 +366,7 @@ def test_p1_in_a_channel_pages_the_data_team_and_escalates_to_carol_unacknowledg
     _, reply = declare(app, connector, "incident p1 retriever: answers cite the wrong articles")
     incident = only_incident(app)
     assert f"Declared INC-{incident} (P1)" in summary(reply)
-    assert "Paged: Chris Novak." in summary(reply)
+    assert "Paging: Chris Novak." in summary(reply)
 
     posted = channel_card(connector, incident)
     card = card_of(posted)
@@ -537,7 +537,7 @@ def test_a_channel_declaration_without_component_is_the_channel_teams(
     [incident] = app.ctx.incidents.search()
     assert incident.team_name == "Data team"
     assert incident.component_id is None
-    assert "Paged: Chris Novak." in summary(reply)  # P2: the team's on-call person
+    assert "Paging: Chris Novak." in summary(reply)  # P2: the team's on-call person
     pages(connector, personal_chat(connector, CHRIS), incident.id)
 
 

@@ -10,7 +10,8 @@ lands in `problems`; end each test with `fake.assert_valid()`.
 
 `response_url`s are served too: `fake.response_url("abc")` accepts the app's POSTs and records
 them as calls of the pseudo-method "response_url". `fail_next()` scripts 429/5xx answers so the
-outbox's retry and `Retry-After` handling can be tested against the real client.
+outbox's retry and `Retry-After` handling can be tested against the real client;
+`refuse_dms()` makes DMs to a user fail for good (`user_not_found`, `account_inactive`).
 """
 
 from __future__ import annotations
@@ -177,6 +178,7 @@ class FakeSlackAPI(LoopbackServer):
         self._ts = count(100, 100)
         self._ids = count(1)
         self.users: dict[str, dict[str, Any]] = {}  # users.info overrides by user id
+        self._refused_dms: dict[str, str] = {}  # user id -> the error every DM to them gets
         self._responders: dict[str, Responder] = {
             "auth.test": self._auth_test,
             "chat.postMessage": self._post_message,
@@ -242,6 +244,12 @@ class FakeSlackAPI(LoopbackServer):
         self._script.add(
             ScriptedFailure(method, status, dict(payload.headers), payload.body, times)
         )
+
+    def refuse_dms(self, user: str, error: str = "user_not_found") -> None:
+        """From now on, every DM to `user` fails for good, the way Slack refuses a deactivated
+        or unknown user: `conversations.open` (and a post to the user id) answer
+        `{"ok": false, "error": error}` with HTTP 200."""
+        self._refused_dms[user] = error
 
     def set_response(self, method: str, response: Mapping[str, Any] | Responder) -> None:
         """Answer `method` with a fixed payload, or with `response(call)`, from now on."""
@@ -375,6 +383,8 @@ class FakeSlackAPI(LoopbackServer):
 
     def _post_message(self, call: RecordedCall) -> Mapping[str, Any]:
         channel = str(call.params.get("channel"))
+        if channel in self._refused_dms:
+            return {"ok": False, "error": self._refused_dms[channel]}
         if channel[:1] in ("U", "W"):  # posting to a user id lands in the DM with them
             channel = "D" + channel
         ts = self._next_ts()
@@ -413,6 +423,9 @@ class FakeSlackAPI(LoopbackServer):
         users = [u for u in str(call.params.get("users", "")).split(",") if u]
         if not users:
             return {"ok": False, "error": "users_list_not_supplied"}
+        for user in users:
+            if user in self._refused_dms:
+                return {"ok": False, "error": self._refused_dms[user]}
         prefix = "D" if len(users) == 1 else "G"
         return {"ok": True, "channel": {"id": prefix + "".join(users)}}
 

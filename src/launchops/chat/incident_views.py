@@ -8,11 +8,12 @@ permission checks.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from launchops.chat.i18n import catalogue, t
 from launchops.chat.reply import Action, Card, Field, Reply
-from launchops.domain.incidents import LEVELS, IncidentView
+from launchops.domain.incidents import LEVELS, IncidentView, Unreached
 from launchops.domain.paging import PageReason
 
 LEVEL_MARK = {"p0": "🔴", "p1": "🟠", "p2": "🟡", "p3": "⚪"}
@@ -56,8 +57,13 @@ def incident_actions(view: IncidentView, locale: str) -> tuple[Action, ...]:
     return tuple(actions)
 
 
-def incident_card(view: IncidentView, locale: str, *, intro: str | None = None) -> Reply:
-    """The incident card: posted in the team channel, sent as a page, edited on every change."""
+def incident_card(
+    view: IncidentView, locale: str, *, intro: str | None = None, for_responders: bool = False
+) -> Reply:
+    """The incident card: posted in the team channel, sent as a page, edited on every change.
+
+    A confidential or pii component's runbook is only on cards `for_responders` (their
+    pages and the Responsible team's channel): cards also go to other teams' channels."""
     headline = f"{view.component_name}: {view.title}" if view.component_name else view.title
     title = t(
         "incident.card_title",
@@ -113,7 +119,14 @@ def incident_card(view: IncidentView, locale: str, *, intro: str | None = None) 
         fields.append(
             Field(label=t("incident.field.postmortem", locale), value=view.postmortem_owner)
         )
-    if view.runbook:
+    if view.unreached:
+        fields.append(
+            Field(
+                label=t("incident.field.unreached", locale),
+                value=", ".join(unreached_text(u, locale) for u in view.unreached),
+            )
+        )
+    if view.runbook and (for_responders or not view.confidential):
         fields.append(Field(label=t("owner.runbook", locale), value=view.runbook, url=view.runbook))
     text = "\n".join(part for part in (intro, view.description) if part) or None
     return Reply(
@@ -136,12 +149,75 @@ def page_card(
     view: IncidentView, locale: str, reason: PageReason, team_names: Mapping[str, str]
 ) -> Reply:
     why = reason_text(reason, team_names, locale)
-    return incident_card(view, locale, intro=t("incident.paged_you", locale, reason=why))
+    intro = t("incident.paged_you", locale, reason=why)
+    return incident_card(view, locale, intro=intro, for_responders=True)
+
+
+def escalation_card(
+    view: IncidentView,
+    locale: str,
+    reason: PageReason,
+    team_names: Mapping[str, str],
+    *,
+    waited: timedelta,
+    by: str | None = None,
+) -> Reply:
+    """A page for an escalation step: it says so, so someone paged before sees it is new."""
+    why = reason_text(reason, team_names, locale)
+    level, ref = view.severity.upper(), view.reference
+    if by is None:
+        intro = t(
+            "incident.escalation_intro",
+            locale,
+            level=level,
+            ref=ref,
+            waited=duration_text(waited, locale),
+            reason=why,
+        )
+    else:
+        intro = t(
+            "incident.escalation_by_intro", locale, person=by, level=level, ref=ref, reason=why
+        )
+    return incident_card(view, locale, intro=intro, for_responders=True)
+
+
+def duration_text(waited: timedelta, locale: str) -> str:
+    """`15 min`, `2 h 5 min`, `3 s`: rounded down, as a person would say it."""
+    seconds = max(0, int(waited.total_seconds()))
+    if seconds < 60:
+        return t("incident.duration.seconds", locale, n=seconds)
+    if seconds < 3600:
+        return t("incident.duration.minutes", locale, n=seconds // 60)
+    return t("incident.duration.hours", locale, h=seconds // 3600, m=seconds % 3600 // 60)
+
+
+def page_error_text(reason: str, code: str, locale: str) -> str:
+    key = f"incident.page_error.{reason}"
+    if key not in catalogue(locale):
+        key = "incident.page_error.other"
+    return t(key, locale, code=code or reason)
+
+
+def unreached_text(unreached: Unreached, locale: str) -> str:
+    why = page_error_text(unreached.reason, unreached.code, locale)
+    return t("incident.unreached_item", locale, person=unreached.name, reason=why)
+
+
+@dataclass(frozen=True)
+class Localized:
+    """A note parameter that is itself a catalogue text, read in each thread's language."""
+
+    key: str
+    params: Mapping[str, object]
 
 
 def note(key: str, locale: str, **params: object) -> Reply:
     """A short line in the incident's thread (no card, so nobody is notified twice)."""
-    return Reply(text=t(key, locale, **params))
+    filled = {
+        name: t(value.key, locale, **value.params) if isinstance(value, Localized) else value
+        for name, value in params.items()
+    }
+    return Reply(text=t(key, locale, **filled))
 
 
 def declared_reply(

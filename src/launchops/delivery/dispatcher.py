@@ -82,7 +82,11 @@ class Dispatcher:
         batch_size: int = 50,
         poll_interval: float = 1.0,
         rng: random.Random | None = None,
+        on_dead: Callable[[int, str], None] | None = None,
     ) -> None:
+        """`on_dead(outbox_id, error)` is told of each row a sender refused for good (or that
+        ran out of attempts), once, after that is recorded: how an undeliverable page reaches
+        the incident it belongs to without the outbox knowing about incidents."""
         if max_attempts < 1 or batch_size < 1:
             raise ValueError("max_attempts and batch_size must be at least 1")
         if claim_ttl <= 0 or poll_interval <= 0 or base_delay < 0 or max_delay < 0:
@@ -97,6 +101,7 @@ class Dispatcher:
         self._batch_size = batch_size
         self._poll_interval = poll_interval
         self._rng = rng or random.Random()  # jitter needs spread, not secrecy
+        self._on_dead = on_dead
         self._lock_rows = engine.dialect.name == "postgresql"
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -361,7 +366,16 @@ class Dispatcher:
                 attempt=delivery.attempt,
                 error=error,
             )
+            self._tell_dead(delivery.id, error)
         return False
+
+    def _tell_dead(self, outbox_id: int, error: str) -> None:
+        if self._on_dead is None:
+            return
+        try:
+            self._on_dead(outbox_id, error)
+        except Exception:  # the row is recorded dead either way; never kill the loop
+            log.exception("outbox.on_dead_failed", outbox_id=outbox_id)
 
     def _release(self, delivery: ClaimedDelivery, *, last_error: str | None = None) -> None:
         """Hand a claim back untried: no attempt is counted and it is due again at once."""

@@ -45,6 +45,15 @@ def next_status(current: str, action: Literal["acknowledge", "resolve"]) -> Stat
 
 
 @dataclass(frozen=True)
+class Unreached:
+    """Someone paged whose page the platform refused for good, and why (domain/page_failures)."""
+
+    name: str
+    reason: str
+    code: str = ""
+
+
+@dataclass(frozen=True)
 class IncidentView:
     """An incident as people see it: names, not ids; what cards and the API are built from."""
 
@@ -67,8 +76,11 @@ class IncidentView:
     resolved_at: datetime | None
     ack_deadline: datetime | None
     runbook: str | None
-    responders: tuple[str, ...]
+    responders: tuple[str, ...]  # people paged whose pages were not refused
     postmortem_owner: str | None
+    # confidential/pii component: its runbook is shown to responders only
+    confidential: bool = False
+    unreached: tuple[Unreached, ...] = ()  # people whose pages were refused for good
 
     @property
     def reference(self) -> str:

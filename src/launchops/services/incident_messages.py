@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlmodel import Session, col, select
 
@@ -19,17 +20,23 @@ from launchops.chat.reply import Reply
 from launchops.config.models import Policy, SeverityPolicy
 from launchops.delivery import outbox
 from launchops.domain.paging import OrgSnapshot, PagePlan, plan_pages
+from launchops.services.actors import Actor
 from launchops.services.incident_records import incident_view
 from launchops.services.org import people_by_id
 from launchops.store.models import Incident, IncidentMessage, IncidentResponder, Person, Team
-
-if TYPE_CHECKING:
-    from launchops.services.incidents import Actor
 
 ROOM_KIND = "channel"  # outbox kind: create a channel, invite, post the card (SlackSender)
 INVITE_KIND = "invite"  # outbox kind: invite people into the channel a `channel` row made
 _NOT_IN_NAMES = re.compile(r"[^a-z0-9]+")
 MAX_CHANNEL_NAME = 80  # Slack's limit
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """An escalation step's pages: they reach people paged before too, and say why again."""
+
+    waited: timedelta  # since the declaration, for "still unacknowledged after 15 min"
+    by: str | None = None  # who escalated by hand; None for the deadline
 
 
 class IncidentMessenger:
@@ -64,9 +71,20 @@ class IncidentMessenger:
         return paged, unreachable, posted
 
     def page(
-        self, session: Session, incident: Incident, plan: PagePlan, *, step: int
+        self,
+        session: Session,
+        incident: Incident,
+        plan: PagePlan,
+        *,
+        step: int,
+        escalation: Escalation | None = None,
     ) -> tuple[list[str], list[str]]:
-        """DM every planned person not yet paged; returns (paged names, unreachable names)."""
+        """DM the planned people; returns (names paged, names with no chat id to page).
+
+        A first page skips people already paged. An escalation pages everyone of its step
+        except whoever acknowledged, people paged before included, with a card that says it
+        is an escalation (DESIGN.md §4); each step's pages are queued once (dedupe key).
+        """
         assert incident.id is not None
         already = set(
             session.exec(
@@ -75,26 +93,45 @@ class IncidentMessenger:
                 )
             ).all()
         )
-        fresh = {p: why for p, why in plan.people.items() if p not in already}
-        people = people_by_id(session, fresh)
+        if escalation is None:
+            chosen = {p: why for p, why in plan.people.items() if p not in already}
+        else:
+            chosen = dict(plan.people)
+        people = people_by_id(session, chosen)
+        if escalation is not None and incident.acknowledged_by:
+            chosen = {
+                p: why
+                for p, why in chosen.items()
+                if p not in people or people[p].name != incident.acknowledged_by
+            }
+        fresh = [p for p in chosen if p not in already]
         team_names = {team.id: team.name for team in session.exec(select(Team)).all()}
-        view = incident_view(session, incident, extra_responders=list(fresh))
+        view = incident_view(session, incident, extra_responders=fresh)
         paged: list[str] = []
         unreachable: list[str] = []
-        for person_id, reason in fresh.items():
+        for person_id, reason in chosen.items():
             person = people.get(person_id)
             if person is None:
                 continue
-            session.add(
-                IncidentResponder(
-                    incident_id=incident.id,
-                    person_id=person_id,
-                    reason=str(reason)[:200],
-                    step=step,
-                    paged_at=self._clock(),
+            if person_id not in already:
+                session.add(
+                    IncidentResponder(
+                        incident_id=incident.id,
+                        person_id=person_id,
+                        reason=str(reason)[:200],
+                        step=step,
+                        paged_at=self._clock(),
+                    )
                 )
-            )
             locale = person.locale or self._locale
+            if escalation is None:
+                card = cards.page_card(view, locale, reason, team_names)
+                key = f"incident:{incident.id}:page:{person_id}"
+            else:
+                card = cards.escalation_card(
+                    view, locale, reason, team_names, waited=escalation.waited, by=escalation.by
+                )
+                key = f"incident:{incident.id}:step:{step}:page:{person_id}"
             sent = False
             for platform in self._platforms:
                 destination = _dm_destination(platform, person)
@@ -107,15 +144,16 @@ class IncidentMessenger:
                     platform=platform,
                     kind=kind,
                     destination=where,
-                    reply=cards.page_card(view, locale, reason, team_names),
+                    reply=card,
                     locale=locale,
-                    dedupe_key=f"incident:{incident.id}:page:{person_id}:{platform}",
+                    dedupe_key=f"{key}:{platform}",
                     channel=person_id,
                     person_id=person_id,
+                    step=step,
                 ):
                     sent = True
             (paged if sent else unreachable).append(person.name)
-        self.invite_to_room(session, incident, [people[p] for p in fresh if p in people], step)
+        self.invite_to_room(session, incident, [people[p] for p in chosen if p in people], step)
         return paged, unreachable
 
     # the incident's own channel (policy `incidents.dedicated_channel`) -------------------
@@ -141,6 +179,8 @@ class IncidentMessenger:
             platform="slack",
             kind=ROOM_KIND,
             destination={"name": name, "users": users},
+            # Anyone may join the room later: like any channel outside the R team, no
+            # confidential runbook.
             reply=cards.incident_card(incident_view(session, incident), self._locale),
             locale=self._locale,
             dedupe_key=_room_key(incident.id),
@@ -192,7 +232,9 @@ class IncidentMessenger:
                     platform=platform,
                     kind="post",
                     destination=where,
-                    reply=cards.incident_card(view, self._locale),
+                    reply=cards.incident_card(
+                        view, self._locale, for_responders=team_id == incident.team_id
+                    ),
                     locale=self._locale,
                     dedupe_key=f"incident:{incident.id}:card:{platform}:{channel}",
                     channel=channel,
@@ -212,14 +254,17 @@ class IncidentMessenger:
             .where(IncidentMessage.incident_id == incident.id)
             .order_by(col(IncidentMessage.id))
         ).all()
+        team = session.get(Team, incident.team_id) if incident.team_id else None
+        team_channels = {_channel_of(p, team) for p in self._platforms} if team else set()
         for message in messages:
             order = f"incident:{incident.id}:message:{message.id}"
+            inside = message.person_id is not None or message.channel in team_channels
             outbox.enqueue(
                 session,
                 platform=message.platform,
                 kind="update",
                 destination={},
-                reply=cards.incident_card(view, message.locale),
+                reply=cards.incident_card(view, message.locale, for_responders=inside),
                 locale=message.locale,
                 depends_on=message.outbox_id,
                 ordering_key=order,
@@ -250,6 +295,7 @@ def _post_card(
     dedupe_key: str,
     channel: str,
     person_id: str | None = None,
+    step: int = 0,
 ) -> bool:
     """Queue one incident card and remember it, so later changes edit it in place.
 
@@ -274,6 +320,7 @@ def _post_card(
             channel=channel,
             person_id=person_id,
             locale=locale,
+            step=step,
         )
     )
     return True

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from launchops.config.models import Policy, SeverityPolicy, parse_duration
-from launchops.domain.incidents import IncidentView
+from launchops.domain.incidents import IncidentView, Unreached
 from launchops.services.config_sync import latest_revision
 from launchops.services.org import people_by_id
 from launchops.store.models import (
@@ -17,6 +17,8 @@ from launchops.store.models import (
     Person,
     Team,
 )
+
+CONFIDENTIAL = ("confidential", "pii")
 
 
 def current_policy(session: Session) -> Policy:
@@ -46,13 +48,13 @@ def incident_view(
     assert incident.id is not None
     component = session.get(Component, incident.component_id) if incident.component_id else None
     team = session.get(Team, incident.team_id) if incident.team_id else None
-    responder_ids = list(
-        session.exec(
-            select(IncidentResponder.person_id)
-            .where(IncidentResponder.incident_id == incident.id)
-            .order_by(col(IncidentResponder.step), col(IncidentResponder.paged_at))
-        ).all()
-    )
+    rows = session.exec(
+        select(IncidentResponder.person_id, IncidentResponder.page_error)
+        .where(IncidentResponder.incident_id == incident.id)
+        .order_by(col(IncidentResponder.step), col(IncidentResponder.paged_at))
+    ).all()
+    failed = {person: error for person, error in rows if error}
+    responder_ids = [person for person, _ in rows]
     for extra in extra_responders or []:
         if extra not in responder_ids:
             responder_ids.append(extra)
@@ -79,6 +81,23 @@ def incident_view(
         resolved_at=incident.resolved_at,
         ack_deadline=incident.next_escalation_at,
         runbook=component.runbook if component else None,
-        responders=tuple(names[p].name for p in responder_ids if p in names),
+        responders=tuple(names[p].name for p in responder_ids if p in names and p not in failed),
         postmortem_owner=owner.name if owner else incident.postmortem_owner,
+        confidential=bool(component and component.classification in CONFIDENTIAL),
+        unreached=tuple(
+            Unreached(names[p].name, *split_page_error(error))
+            for p, error in failed.items()
+            if p in names
+        ),
     )
+
+
+def page_error_value(reason: str, code: str) -> str:
+    """How a refusal is kept on the responder: the reason, and the platform's code for
+    reasons the catalogue cannot name."""
+    return (f"{reason}:{code}" if reason == "other" and code else reason)[:64]
+
+
+def split_page_error(value: str) -> tuple[str, str]:
+    reason, _, code = value.partition(":")
+    return reason, code

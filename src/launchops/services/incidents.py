@@ -8,14 +8,13 @@ double click, a retried request or a second replica finds the work already done.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -27,9 +26,12 @@ from launchops.domain.incidents import (
     check_title,
     parse_level,
 )
-from launchops.domain.paging import OrgSnapshot, plan_pages
+from launchops.domain.paging import OrgSnapshot
+from launchops.metrics import INCIDENTS_ACKNOWLEDGED, INCIDENTS_DECLARED, INCIDENTS_RESOLVED
 from launchops.services import audit
+from launchops.services.actors import Actor
 from launchops.services.component_index import ComponentIndex
+from launchops.services.escalation import Escalator
 from launchops.services.incident_messages import IncidentMessenger
 from launchops.services.incident_records import (
     current_policy,
@@ -37,8 +39,13 @@ from launchops.services.incident_records import (
     incident_view,
     snapshot_policy,
 )
+from launchops.services.incident_state import (
+    OPEN_STATES,
+    after_commit,
+    compare_and_set,
+    unit_of_work,
+)
 from launchops.services.org import insiders, org_snapshot, responsible_team
-from launchops.services.people import Viewer
 from launchops.store import session_scope
 from launchops.store.models import (
     Incident,
@@ -46,23 +53,9 @@ from launchops.store.models import (
 )
 from launchops.store.types import utcnow
 
+__all__ = ["OPEN_STATES", "Actor", "Declared", "IncidentService", "Outcome"]
+
 log = structlog.get_logger(__name__)
-
-OPEN_STATES = ("open", "acknowledged")
-SWEEP_BATCH = 50
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who acts: the catalog person if known, and a label for the timeline either way."""
-
-    viewer: Viewer
-    label: str
-    system: bool = False  # Alertmanager and the scheduler act without a person
-
-    @classmethod
-    def system_actor(cls, label: str) -> Actor:
-        return cls(Viewer(None, None, None, frozenset()), label, system=True)
 
 
 @dataclass(frozen=True)
@@ -100,15 +93,14 @@ class IncidentService:
         self._clock = clock
         self._on_enqueue = on_enqueue or (lambda: None)
         self._messages = IncidentMessenger(platforms=platforms, locale=default_locale, clock=clock)
+        self._escalator = Escalator(engine, self._messages, clock=clock, unit=self._unit)
 
     def set_wakeup(self, on_enqueue: Callable[[], None]) -> None:
         self._on_enqueue = on_enqueue
 
-    @contextmanager
-    def _unit(self) -> Iterator[Session]:
-        with session_scope(self._engine) as session:
-            yield session
-        self._on_enqueue()
+    def _unit(self) -> AbstractContextManager[Session]:
+        # The wakeup is looked up per unit: set_wakeup may come after construction.
+        return unit_of_work(self._engine, lambda: self._on_enqueue())
 
     # declaring ---------------------------------------------------------------------------
     def declare(
@@ -230,6 +222,10 @@ class IncidentService:
         paged, unreachable, channels = self._messages.page_level(
             session, incident, level_policy, policy, snapshot, actor
         )
+        if not paged and incident.next_escalation_at is not None:
+            # Nobody could be paged: waiting out the deadline would only lose time.
+            incident.next_escalation_at = now
+        after_commit(session, INCIDENTS_DECLARED.labels(severity).inc)
         audit.record(
             session,
             actor=actor.label,
@@ -271,7 +267,7 @@ class IncidentService:
             incident = self._load(session, incident_id)
             self._authorize(session, incident, actor)
             now = self._clock()
-            claimed = self._transition(
+            claimed = compare_and_set(
                 session,
                 incident,
                 ("open",),
@@ -282,6 +278,7 @@ class IncidentService:
             )
             if not claimed:
                 self._refuse(session, incident)
+            after_commit(session, INCIDENTS_ACKNOWLEDGED.labels(incident.severity).inc)
             audit.record(
                 session,
                 actor=actor.label,
@@ -300,7 +297,7 @@ class IncidentService:
             if not actor.system:
                 self._authorize(session, incident, actor)
             now = self._clock()
-            if not self._transition(
+            if not compare_and_set(
                 session,
                 incident,
                 OPEN_STATES,
@@ -310,6 +307,7 @@ class IncidentService:
                 next_escalation_at=None,
             ):
                 self._refuse(session, incident)
+            after_commit(session, INCIDENTS_RESOLVED.labels(incident.severity).inc)
             audit.record(
                 session,
                 actor=actor.label,
@@ -329,7 +327,7 @@ class IncidentService:
             self._authorize(session, incident, actor)
             if incident.status == "resolved":
                 self._refuse(session, incident)
-            paged = self._escalate_step(session, incident, actor=actor)
+            paged = self._escalator.step(session, incident, actor=actor)
             if paged is None:
                 return Outcome(incident_view(session, incident))
             return Outcome(incident_view(session, incident), tuple(paged))
@@ -347,7 +345,7 @@ class IncidentService:
             level_policy = snapshot_policy(incident, new)
             now = self._clock()
             due = deadline(level_policy, now) if incident.status == "open" else None
-            if not self._transition(
+            if not compare_and_set(
                 session,
                 incident,
                 OPEN_STATES,
@@ -386,7 +384,7 @@ class IncidentService:
         with self._unit() as session:
             incident = self._load(session, incident_id)
             self._authorize(session, incident, actor)
-            if not self._transition(
+            if not compare_and_set(
                 session,
                 incident,
                 (*OPEN_STATES, "resolved"),
@@ -406,101 +404,12 @@ class IncidentService:
 
     # escalation --------------------------------------------------------------------------
     def escalate_due(self) -> int:
-        """The scheduler's sweep: escalate every open incident past its deadline, once.
+        """The scheduler's sweep (every second): see services/escalation.py."""
+        return self._escalator.escalate_due()
 
-        Candidates are read first; each is then escalated in its own transaction, locked
-        with SKIP LOCKED on PostgreSQL and guarded by a compare-and-set on both backends, so
-        two replicas sweeping together page each step exactly once.
-        """
-        now = self._clock()
-        with session_scope(self._engine) as session:
-            candidates = session.exec(
-                select(Incident.id)
-                .where(Incident.status == "open", col(Incident.next_escalation_at) <= now)
-                .order_by(col(Incident.next_escalation_at))
-                .limit(SWEEP_BATCH)
-            ).all()
-        done = 0
-        for incident_id in candidates:
-            try:
-                with self._unit() as session:
-                    incident = session.exec(
-                        select(Incident)
-                        .where(
-                            Incident.id == incident_id,
-                            Incident.status == "open",
-                            col(Incident.next_escalation_at) <= now,
-                        )
-                        .with_for_update(skip_locked=True)
-                    ).first()
-                    if incident is None:
-                        continue
-                    if self._escalate_step(session, incident, actor=None) is not None:
-                        done += 1
-            except Exception:
-                log.exception("incident.escalation_failed", incident=incident_id)
-        return done
-
-    def _escalate_step(
-        self, session: Session, incident: Incident, *, actor: Actor | None
-    ) -> list[str] | None:
-        """Page escalation step `escalation_step`; None when no step is left."""
-        level_policy = snapshot_policy(incident, incident.severity)
-        step = incident.escalation_step
-        steps = level_policy.escalate_to
-        now = self._clock()
-        if step >= len(steps):
-            # A deadline passed with nobody left to page: say so once, and stop sweeping it.
-            if actor is None and self._transition(
-                session, incident, ("open",), next_escalation_at=None, expect_step=step
-            ):
-                audit.record(
-                    session,
-                    actor="scheduler",
-                    action="incident.escalation_exhausted",
-                    subject=f"incident:{incident.id}",
-                )
-                self._messages.broadcast(session, incident, "incident.note.exhausted")
-            return None
-        due = deadline(level_policy, now) if incident.status == "open" else None
-        if not self._transition(
-            session,
-            incident,
-            OPEN_STATES,
-            escalation_step=step + 1,
-            next_escalation_at=due,
-            expect_step=step,
-        ):
-            return None
-        snapshot = org_snapshot(
-            session, component_id=incident.component_id, team_id=incident.team_id
-        )
-        plan = plan_pages([steps[step]], snapshot)
-        paged, unreachable = self._messages.page(session, incident, plan, step=step + 1)
-        if plan.channels:
-            self._messages.post_cards(session, incident, plan.channels)
-        label = actor.label if actor else "scheduler"
-        audit.record(
-            session,
-            actor=label,
-            action="incident.escalated",
-            subject=f"incident:{incident.id}",
-            step=step + 1,
-            target=steps[step],
-            paged=paged,
-            unreachable=unreachable,
-        )
-        people = ", ".join(paged) or steps[step]
-        if actor is None:
-            self._messages.broadcast(
-                session, incident, "incident.note.escalated", people=people, step=step + 1
-            )
-        else:
-            self._messages.broadcast(
-                session, incident, "incident.note.escalated_by", person=actor.label, people=people
-            )
-        log.info("incident.escalated", incident=incident.id, step=step + 1, paged=len(paged))
-        return paged
+    def page_failed(self, outbox_id: int, error: str) -> None:
+        """The dispatcher's `on_dead` hook: a page refused for good is noted and escalated."""
+        self._escalator.page_failed(outbox_id, error)
 
     # reading -----------------------------------------------------------------------------
     def get(self, incident_id: int) -> IncidentView:
@@ -579,27 +488,6 @@ class IncidentService:
             if responder is not None or person in insiders(snapshot):
                 return
         raise Forbidden("error.not_a_responder", ref=f"INC-{incident.id}")
-
-    def _transition(
-        self,
-        session: Session,
-        incident: Incident,
-        allowed: tuple[str, ...],
-        *,
-        expect_step: int | None = None,
-        **values: Any,
-    ) -> bool:
-        """Compare-and-set: apply `values` only if the incident is still in `allowed`."""
-        statement = update(Incident).where(
-            col(Incident.id) == incident.id, col(Incident.status).in_(allowed)
-        )
-        if expect_step is not None:
-            statement = statement.where(col(Incident.escalation_step) == expect_step)
-        result = session.execute(
-            statement.values(**values).execution_options(synchronize_session=False)
-        )
-        session.refresh(incident)
-        return bool(getattr(result, "rowcount", 0))
 
     def _refuse(self, session: Session, incident: Incident) -> None:
         session.refresh(incident)

@@ -198,6 +198,9 @@ class IncidentResponder(SQLModel, table=True):
     reason: str = Field(max_length=200)
     step: int = 0  # 0 = the first page, n = the n-th escalation
     paged_at: datetime = _when()
+    # Why the platform refused this person's page for good (a `page_error` reason, e.g.
+    # `account_inactive`); None while every page to them may still arrive.
+    page_error: str | None = Field(default=None, max_length=64)
 
 
 class IncidentMessage(SQLModel, table=True):
@@ -210,3 +213,4 @@ class IncidentMessage(SQLModel, table=True):
     channel: str = Field(max_length=300)  # a channel id, or the person id for a page
     person_id: str | None = Field(default=None, max_length=64)  # set for a direct page
     locale: str = Field(default="en", max_length=8)
+    step: int = 0  # for a page: 0 = the declaration's, n = the n-th escalation's
