@@ -705,3 +705,34 @@ def test_markup_in_a_title_is_shown_as_typed_on_every_card(
             assert plain(heading).endswith(f"Retriever: {title}")
             assert re.search(r"(?<!\\)[<>\[\]*_&#]", heading) is None  # every one escaped
             assert "<at>" not in json.dumps(record.activity)
+
+
+def test_a_page_teams_refuses_for_good_is_in_the_thread_and_escalates_at_once(
+    steady_app: RunningApp, connector: FakeBotConnector
+) -> None:
+    """Chris does not have the app: Teams refuses to open his personal chat (403). The
+    channel thread says so in words, and Carol is paged at once, an hour before the
+    deadline. (Pages go out before cards, so the refused request is Chris's.)"""
+    connector.fail_next(
+        403,
+        route="create_conversation",
+        body={"error": {"code": "BotNotInConversationRoster", "message": "not installed"}},
+    )
+    declare(steady_app, connector, "incident p1 retriever: empty answers")
+    incident = only_incident(steady_app)
+    posted = channel_card(connector, incident)
+    connector.wait_for(
+        1,
+        15,
+        lambda r: (
+            r.conversation_id == posted.conversation_id
+            and plain(r.text) == "Could not reach Chris Novak: the app is not installed for them."
+        ),
+    )
+    carol_page = pages(connector, personal_chat(connector, CAROL, timeout=15), incident)
+    assert "still unacknowledged" in texts(card_of(carol_page))
+    assert not [
+        r
+        for r in connector.activities()
+        if r.route == "send_to_conversation" and "You are paged" in r.text
+    ]
