@@ -6,6 +6,11 @@ never holds more than the cap of one request in memory, and the route behind it 
 signature check, botbuilder's JWT check, FastAPI's JSON parsing) only ever sees a body that
 fits. An accepted body is replayed to the route unchanged.
 
+A refused body is read on, and thrown away, for at most `DRAIN_LIMIT` bytes past the cap:
+closing a connection whose unread bytes are still arriving makes the kernel answer with a
+reset, which can reach the client before it reads the 413 (as Go's net/http does, and for
+the same reason). Nothing drained is kept, so memory stays bounded by the cap.
+
 The caps are part of the contract (DESIGN.md §3): Slack 1 MiB, Teams 256 KiB, Alertmanager
 4 MiB, the rest of `/api/v1` 2 MiB. Anything else (health, metrics, docs) takes 64 KiB.
 """
@@ -19,7 +24,7 @@ from typing import Final
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["BODY_LIMITS", "DEFAULT_LIMIT", "BodyLimitMiddleware", "limit_for"]
+__all__ = ["BODY_LIMITS", "DEFAULT_LIMIT", "DRAIN_LIMIT", "BodyLimitMiddleware", "limit_for"]
 
 log = structlog.get_logger(__name__)
 
@@ -34,6 +39,7 @@ BODY_LIMITS: Final[tuple[tuple[str, int], ...]] = (
     ("/api/messages", 256 * KIB),
 )
 DEFAULT_LIMIT: Final = 64 * KIB
+DRAIN_LIMIT: Final = 256 * KIB
 
 
 def limit_for(path: str, limits: Sequence[tuple[str, int]] = BODY_LIMITS) -> int:
@@ -58,6 +64,8 @@ class BodyLimitMiddleware:
         limit = limit_for(scope["path"], self._limits)
         declared = _content_length(scope)
         if declared is not None and declared > limit:
+            if declared <= limit + DRAIN_LIMIT:  # else refused before a byte is read
+                await _drain(receive, declared)
             await self._refuse(scope, send, limit)
             return
         chunks: list[bytes] = []
@@ -70,6 +78,8 @@ class BodyLimitMiddleware:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:
+                if message.get("more_body", False):
+                    await _drain(receive, DRAIN_LIMIT)
                 await self._refuse(scope, send, limit)
                 return
             chunks.append(chunk)
@@ -103,6 +113,17 @@ class BodyLimitMiddleware:
             }
         )
         await send({"type": "http.response.body", "body": content})
+
+
+async def _drain(receive: Receive, budget: int) -> None:
+    """Read and discard the rest of a refused body, `budget` bytes at most."""
+    while budget > 0:
+        message = await receive()
+        if message["type"] != "http.request":
+            return
+        budget -= len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return
 
 
 def _content_length(scope: Scope) -> int | None:

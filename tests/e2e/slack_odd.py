@@ -40,11 +40,7 @@ class OddInputBot:
         return self.client.post("/slack/events", content=body, headers=headers)
 
     def rows(self) -> dict[str, int]:
-        with Session(self.app.ctx.engine) as session:
-            return {
-                table.__name__: session.exec(select(func.count()).select_from(table)).one()
-                for table in _TABLES
-            }
+        return store_rows(self.app)
 
     def assert_still_answers(self) -> None:
         """`/owner rag` still gets its RACI answer: the odd request broke nothing."""
@@ -60,6 +56,15 @@ class OddInputBot:
 
 def _owner_answer(call: RecordedCall) -> bool:
     return "Retriever" in str(call.params.get("text", ""))
+
+
+def store_rows(app: RunningApp) -> dict[str, int]:
+    """Row counts of the tables any accepted request would write to."""
+    with Session(app.ctx.engine) as session:
+        return {
+            table.__name__: session.exec(select(func.count()).select_from(table)).one()
+            for table in _TABLES
+        }
 
 
 @contextmanager

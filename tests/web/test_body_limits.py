@@ -7,7 +7,13 @@ from typing import Any
 import pytest
 from starlette.types import Message, Receive, Scope, Send
 
-from launchops.body_limits import BODY_LIMITS, DEFAULT_LIMIT, BodyLimitMiddleware, limit_for
+from launchops.body_limits import (
+    BODY_LIMITS,
+    DEFAULT_LIMIT,
+    DRAIN_LIMIT,
+    BodyLimitMiddleware,
+    limit_for,
+)
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -97,7 +103,8 @@ async def test_a_chunked_body_stops_being_read_at_the_cap() -> None:
     chunk = b"y" * (64 * KIB)
     route, client = await _run("/api/messages", [chunk] * 100)  # 6.4 MiB offered
     assert client.status == 413
-    assert client.pulled == 5  # 256 KiB fits in 4 chunks; the 5th passes the cap
+    # 256 KiB fits in 4 chunks, the 5th passes the cap, 4 more are drained and dropped.
+    assert client.pulled == 5 + DRAIN_LIMIT // len(chunk)
     assert route.bodies == []
 
 
@@ -114,3 +121,14 @@ async def test_exactly_the_cap_is_accepted() -> None:
     route, client = await _run("/api/messages", [b"z" * (256 * KIB)])
     assert client.status == 200
     assert len(route.bodies[0]) == 256 * KIB
+
+
+@pytest.mark.anyio
+async def test_a_body_a_little_over_the_cap_is_read_to_its_end_and_dropped() -> None:
+    """So the client finishes sending and reads the 413 rather than a connection reset."""
+    chunks = [b"q" * (64 * KIB)] * 5  # 320 KiB against a 256 KiB cap
+    headers = [(b"content-length", str(5 * 64 * KIB).encode())]
+    route, client = await _run("/api/messages", chunks, headers)
+    assert client.status == 413
+    assert client.pulled == 5
+    assert route.bodies == []
