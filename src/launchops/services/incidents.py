@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from launchops.domain.errors import BadCommand, Forbidden, InvalidTransition, NotFound
+from launchops.domain.errors import BadCommand, Forbidden, InvalidTransition
 from launchops.domain.incidents import (
     MAX_DESCRIPTION_CHARS,
     IncidentView,
@@ -33,6 +33,7 @@ from launchops.services.actors import Actor
 from launchops.services.component_index import ComponentIndex
 from launchops.services.escalation import Escalator
 from launchops.services.incident_messages import IncidentMessenger
+from launchops.services.incident_reads import IncidentReads
 from launchops.services.incident_records import (
     current_policy,
     deadline,
@@ -75,7 +76,7 @@ class Outcome:
     paged: tuple[str, ...] = ()
 
 
-class IncidentService:
+class IncidentService(IncidentReads):
     def __init__(
         self,
         engine: Engine,
@@ -151,34 +152,6 @@ class IncidentService:
                 if existing is None:
                     raise
                 return Declared(incident_view(session, existing), created=False)
-
-    def _existing(
-        self, session: Session, declare_key: str | None, fingerprint: str | None
-    ) -> Incident | None:
-        if declare_key:
-            found = session.exec(select(Incident).where(Incident.declare_key == declare_key))
-            if (incident := found.first()) is not None:
-                return incident
-        if fingerprint:
-            return session.exec(
-                select(Incident).where(
-                    Incident.fingerprint == fingerprint, col(Incident.status).in_(OPEN_STATES)
-                )
-            ).first()
-        return None
-
-    def _component(self, session: Session, query: str | None) -> str | None:
-        if not query:
-            return None
-        component_id = self._index.exact(session, query)
-        if component_id is None:
-            suggestions = self._index.suggest(session, query)
-            raise NotFound(
-                "error.unknown_component",
-                query=query,
-                suggestions=[(s.component_id, s.name) for s in suggestions],
-            )
-        return component_id
 
     def _declare(
         self,
@@ -411,70 +384,7 @@ class IncidentService:
         """The dispatcher's `on_dead` hook: a page refused for good is noted and escalated."""
         self._escalator.page_failed(outbox_id, error)
 
-    # reading -----------------------------------------------------------------------------
-    def get(self, incident_id: int) -> IncidentView:
-        with session_scope(self._engine) as session:
-            return incident_view(session, self._load(session, incident_id))
-
-    def open_incidents(self, limit: int = 10) -> list[IncidentView]:
-        with session_scope(self._engine) as session:
-            rows = session.exec(
-                select(Incident)
-                .where(col(Incident.status).in_(OPEN_STATES))
-                .order_by(col(Incident.id).desc())
-                .limit(limit)
-            ).all()
-            return [incident_view(session, row) for row in rows]
-
-    def find_for(self, actor: Actor) -> int:
-        """The one open incident `actor` responds to, for `incident ack` without a number."""
-        with session_scope(self._engine) as session:
-            if actor.viewer.person_id is None:
-                raise BadCommand("error.which_incident")
-            ids = session.exec(
-                select(Incident.id)
-                .join(IncidentResponder, col(IncidentResponder.incident_id) == col(Incident.id))
-                .where(
-                    IncidentResponder.person_id == actor.viewer.person_id,
-                    col(Incident.status).in_(OPEN_STATES),
-                )
-            ).all()
-            if len(ids) != 1 or ids[0] is None:
-                raise BadCommand("error.which_incident")
-            return ids[0]
-
-    def search(
-        self,
-        *,
-        status: str | None = None,
-        severity: str | None = None,
-        component: str | None = None,
-        limit: int = 500,
-    ) -> list[IncidentView]:
-        with session_scope(self._engine) as session:
-            query = select(Incident)
-            if status:
-                query = query.where(Incident.status == status)
-            if severity:
-                query = query.where(Incident.severity == severity)
-            if component:
-                component_id = self._component(session, component)
-                query = query.where(Incident.component_id == component_id)
-            rows = session.exec(query.order_by(col(Incident.id).desc()).limit(limit)).all()
-            return [incident_view(session, row) for row in rows]
-
-    def open_by_fingerprint(self, fingerprint: str) -> int | None:
-        with session_scope(self._engine) as session:
-            found = self._existing(session, None, fingerprint)
-            return found.id if found else None
-
     # helpers -----------------------------------------------------------------------------
-    def _load(self, session: Session, incident_id: int) -> Incident:
-        incident = session.get(Incident, incident_id)
-        if incident is None:
-            raise NotFound("error.incident_not_found", ref=f"INC-{incident_id}")
-        return incident
-
     def _authorize(self, session: Session, incident: Incident, actor: Actor) -> None:
         """Responders, the Responsible team and the Accountable people may act."""
         person = actor.viewer.person_id
