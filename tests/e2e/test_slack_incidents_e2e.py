@@ -795,6 +795,7 @@ def test_when_slack_refuses_the_form_the_answer_offers_it_again(
     assert "I couldn't open the incident form" in reply.params["text"]
     assert list(buttons(reply)) == ["Open the incident form"]
 
+
 # -- escalations that always reach someone (DESIGN.md §4) ------------------------------------
 
 
