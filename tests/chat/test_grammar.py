@@ -96,17 +96,24 @@ def test_who_owns_keeps_the_component_words(name: str) -> None:
         ("incident severity INC-7 P0", IncidentAction("severity", 7, "p0")),
         (
             "incident p1 retriever: empty answers",
-            DeclareIncident("p1", "empty answers", "retriever", None, "retriever: empty answers"),
+            DeclareIncident(
+                "p1", "empty answers", "retriever", None, "retriever: empty answers", guessed=True
+            ),
         ),
         (
             "incident P1 API returns 500: users blocked",
             DeclareIncident(
-                "p1", "users blocked", "API returns 500", None, "API returns 500: users blocked"
+                "p1",
+                "users blocked",
+                "API returns 500",
+                None,
+                "API returns 500: users blocked",
+                guessed=True,
             ),
         ),
         (
             "incident p2 rag: slow -- since 9:00, every query",
-            DeclareIncident("p2", "slow", "rag", "since 9:00, every query", "rag: slow"),
+            DeclareIncident("p2", "slow", "rag", "since 9:00, every query", "rag: slow", True),
         ),
         (
             "incident p3 typo on the page",

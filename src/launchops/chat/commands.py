@@ -124,9 +124,7 @@ class ChatCore:
     def _declare(
         self, command: DeclareIncident, asker: Asker, viewer: Viewer, locale: str
     ) -> Reply:
-        if command.component is not None and not self._ownership.could_be_component(
-            command.component
-        ):
+        if command.guessed and not self._ownership.could_be_component(command.component or ""):
             command = command.without_component()
         team = None
         if command.component is None:

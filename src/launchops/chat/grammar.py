@@ -45,9 +45,10 @@ class IncidentForm:
 class DeclareIncident:
     """`incident p1 retriever: empty answers -- since 9:00, every query`.
 
-    The text grammar cannot know which words name a component, so `component` is only a
-    candidate (the words before the first colon) and `text` keeps everything after the level:
-    when the candidate names no component, `text` is the title (see `without_component`).
+    The text grammar cannot know which words name a component, so from text `component` is
+    only a candidate (the words before the first colon; `guessed`) and `text` keeps everything
+    after the level: when the candidate names no component, `text` is the title (see
+    `without_component`). A form's component field is what the person chose: never a guess.
     """
 
     level: str
@@ -55,6 +56,7 @@ class DeclareIncident:
     component: str | None = None
     description: str | None = None  # from a form, or after ` -- ` in text
     text: str = ""
+    guessed: bool = False  # `component` came from the words before a colon
 
     def without_component(self) -> DeclareIncident:
         """The same declaration with the whole text as its title: "API returns 500: users
@@ -173,5 +175,5 @@ def _incident(rest: str) -> Command:
     component, colon, title = text.partition(":")
     if colon and component.strip() and len(component.strip()) <= MAX_QUERY_CHARS:
         candidate = clean_query(component, "usage.incident")
-        return DeclareIncident(level, title.strip(), candidate, details, text)
+        return DeclareIncident(level, title.strip(), candidate, details, text, guessed=True)
     return DeclareIncident(level, text, None, details, text)
