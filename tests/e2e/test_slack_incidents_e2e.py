@@ -471,7 +471,6 @@ def test_page_arrives_exactly_once_through_rate_limits_and_errors(
     [
         ("p9 rag: x", "“p9” is not a severity. Use p0"),
         ("p1", "Usage: incident <p0|p1|p2|p3>"),
-        ("p1 nosuchthing: x", "I don't know a component called “nosuchthing”."),
         ("p1 retreiver: x", "Did you mean: Retriever?"),
         ("p1 rag: " + "x" * 201, "Titles are at most 200 characters; this one has 201."),
         ("p1 rag: " + "x" * 5000, "I read at most 4000."),
@@ -480,7 +479,6 @@ def test_page_arrives_exactly_once_through_rate_limits_and_errors(
     ids=[
         "unknown-level",
         "no-title",
-        "unknown-component",
         "typo",
         "201-chars",
         "5000-chars",
