@@ -109,3 +109,10 @@ def test_what_teams_would_never_send_gets_a_one_line_reason(body: bytes, reason:
 
 def test_nesting_up_to_the_limit_is_fine() -> None:
     assert isinstance(parse_activity(_activity(value=_nested(MAX_DEPTH // 2 - 1))), Activity)
+
+
+def test_brackets_inside_strings_are_not_nesting() -> None:
+    parsed = parse_activity(
+        _activity(text='who owns [{"rag' + "[{" * 500, value={"q": "\\" + "[" * 99})
+    )
+    assert isinstance(parsed, Activity)

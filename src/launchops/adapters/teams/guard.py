@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from typing import Any, Final
 from urllib.parse import urlsplit
 
@@ -35,14 +36,39 @@ _ADDRESSED_TYPES: Final = frozenset(
         ActivityTypes.installation_update,
     }
 )
+# Teams ids are under 200 characters and display names under 256: anything longer is not
+# from Teams, and would be echoed into replies (past the Connector's 28 KB) or into URL paths.
+MAX_ID_CHARS: Final = 1024
+_BOUNDED_FIELDS: Final = {  # wire name → attribute path on botbuilder's Activity
+    "id": ("id",),
+    "replyToId": ("reply_to_id",),
+    "serviceUrl": ("service_url",),
+    "channelId": ("channel_id",),
+    "locale": ("locale",),
+    "name": ("name",),
+    "from.id": ("from_property", "id"),
+    "from.name": ("from_property", "name"),
+    "from.aadObjectId": ("from_property", "aad_object_id"),
+    "from.role": ("from_property", "role"),
+    "recipient.id": ("recipient", "id"),
+    "recipient.name": ("recipient", "name"),
+    "conversation.id": ("conversation", "id"),
+    "conversation.name": ("conversation", "name"),
+    "conversation.tenantId": ("conversation", "tenant_id"),
+    "conversation.conversationType": ("conversation", "conversation_type"),
+}
+# A JSON string (skipped whole, escapes included) or a bracket.
+_JSON_NESTING: Final = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
 _LOOPBACK_NAMES: Final = frozenset({"localhost", "localhost.localdomain"})
 
 
 def parse_activity(body: bytes) -> Activity | str:
     """The activity in `body`, or the short reason it is not one."""
+    if _too_deep(body):
+        return f"activity nested deeper than {MAX_DEPTH} levels"
     try:
         payload = json.loads(body)
-    except RecursionError:
+    except RecursionError:  # _too_deep missed it (it cannot, but the parser must not 500)
         return f"activity nested deeper than {MAX_DEPTH} levels"
     except (ValueError, UnicodeDecodeError):
         return "malformed JSON"
@@ -54,10 +80,16 @@ def parse_activity(body: bytes) -> Activity | str:
     kind = payload.get("type")
     if not isinstance(kind, str) or not kind:
         return "not a Bot Framework activity: missing type"
+    problem = _channel_data_problem(payload.get("channelData"))
+    if problem is not None:
+        return problem
     try:
         activity = Activity().deserialize(payload)
     except Exception:  # msrest's DeserializationError, or a wrong shape it chokes on
         return "not a Bot Framework activity: a field has the wrong type"
+    too_long = _long_field(activity)
+    if too_long is not None:
+        return f"{too_long} longer than {MAX_ID_CHARS} characters"
     if kind in _ADDRESSED_TYPES:
         conversation = activity.conversation
         if (
@@ -69,6 +101,27 @@ def parse_activity(body: bytes) -> Activity | str:
         ):
             return "activity lacks conversation.id or serviceUrl"
     return activity
+
+
+def _too_deep(body: bytes) -> bool:
+    """Nested deeper than MAX_DEPTH, judged on the raw bytes before any parser recurses.
+
+    json.loads does refuse 5,000 levels with a RecursionError, but only after recursing to
+    the interpreter's limit, where anything else that runs (a finalizer, a log handler) fails
+    too. Brackets inside strings are skipped; a body with few brackets needs no scan at all.
+    """
+    if body.count(b"[") + body.count(b"{") <= MAX_DEPTH:
+        return False
+    depth = 0
+    for token in _JSON_NESTING.finditer(body):
+        bracket = token.group()
+        if bracket in (b"[", b"{"):
+            depth += 1
+            if depth > MAX_DEPTH:
+                return True
+        elif bracket in (b"]", b"}"):
+            depth -= 1
+    return False
 
 
 def _shape_problem(payload: dict[str, Any]) -> str | None:
@@ -92,6 +145,32 @@ def _shape_problem(payload: dict[str, Any]) -> str | None:
             stack.extend((item, depth + 1) for item in value.values())
         elif isinstance(value, list):
             stack.extend((item, depth + 1) for item in value)
+    return None
+
+
+def _channel_data_problem(data: object) -> str | None:
+    """botbuilder reads `channelData.tenant.id` with `.get` chains: both must be objects."""
+    if data is None:
+        return None
+    if not isinstance(data, dict):
+        return "channelData must be a JSON object"
+    for key in ("tenant", "channel", "team"):
+        if key in data and not isinstance(data[key], dict):
+            return f"channelData.{key} must be a JSON object"
+        value = data.get(key, {}).get("id")
+        if isinstance(value, str) and len(value) > MAX_ID_CHARS:
+            return f"channelData.{key}.id longer than {MAX_ID_CHARS} characters"
+    return None
+
+
+def _long_field(activity: Activity) -> str | None:
+    """The first id or name longer than real ones ever are (they end up in replies and URLs)."""
+    for wire_name, path in _BOUNDED_FIELDS.items():
+        value: object = activity
+        for attribute in path:
+            value = getattr(value, attribute, None)
+        if isinstance(value, str) and len(value) > MAX_ID_CHARS:
+            return wire_name
     return None
 
 

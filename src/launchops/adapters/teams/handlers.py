@@ -281,7 +281,15 @@ class LaunchOpsBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
         """
         activity: Activity = turn_context.activity
         if activity.name != ADAPTIVE_CARD_ACTION:
-            return await super().on_invoke_activity(turn_context)
+            answer = await super().on_invoke_activity(turn_context)
+            if answer is not None and answer.status == HTTPStatus.NOT_IMPLEMENTED:
+                # botbuilder's 501 would read as our failure; this bot's cards never send
+                # another invoke, so one is a request Teams would not make: a 4xx (§5).
+                log.warning("teams.unsupported_invoke", name=str(activity.name)[:100])
+                return InvokeResponse(
+                    status=int(HTTPStatus.BAD_REQUEST), body={"detail": "unsupported invoke"}
+                )
+            return answer
         execute = _execute_action(activity.value)
         body: dict[str, Any] | None = None
         if execute is not None:
