@@ -140,6 +140,18 @@ def test_anonymous_mode_refuses_a_service_url_it_may_not_call(
         assert state(app).incidents == 1
 
 
+def test_anonymous_mode_says_so_loudly_at_start(
+    sqlite_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    settings = make_settings(sqlite_url, LAUNCHOPS_TEAMS_ANONYMOUS="true")
+    with running_app(settings):
+        pass
+    [warning] = [r for r in caplog.records if "teams.anonymous_mode" in r.getMessage()]
+    assert warning.levelno == logging.WARNING
+    assert "UNAUTHENTICATED" in warning.getMessage()
+
+
 # signed tokens --------------------------------------------------------------------------------
 @pytest.fixture
 def signed_app(
