@@ -192,6 +192,19 @@ def test_a_validly_signed_activity_is_accepted_and_its_turn_runs(
     assert any(path.endswith("/keys") for path in auth.fetched)  # keys came from the fake
 
 
+def test_with_an_app_id_a_request_without_a_bearer_token_gets_401(
+    signed_app: RunningApp, connector: FakeBotConnector
+) -> None:
+    activity = declaration(connector.url)
+    for headers in ({}, {"Authorization": "Bearer not.a.jwt"}, {"Authorization": "Basic x"}):
+        response = post(signed_app, activity, headers)
+        assert response.status_code == 401, response.text
+        assert response.json() == {"detail": "unauthorized"}
+    with signed_app.client() as client:  # parsing comes first
+        assert client.post("/api/messages", content=b"{broken").status_code == 400
+    assert state(signed_app) == NOTHING
+
+
 BadToken = Callable[[FakeBotFrameworkAuth, str], str]
 BAD_TOKENS: dict[str, BadToken] = {
     "wrong audience": lambda a, url: a.token(audience="some-other-bot", service_url=url),

@@ -382,22 +382,3 @@ def test_rate_limited_reply_is_delivered_after_retry_after(
     assert post(app, activity).status_code == 200
     assert_retriever_raci(card_of(reply_to(connector, activity)))
     assert len(connector.failures) == 1
-
-
-def test_with_an_app_id_unauthenticated_requests_get_401(
-    sqlite_url: str, connector: FakeBotConnector
-) -> None:
-    settings = make_settings(
-        sqlite_url,
-        MicrosoftAppId="00000000-0000-0000-0000-000000000001",
-        MicrosoftAppPassword="not-a-real-secret",
-        LAUNCHOPS_TEAMS_SERVICE_URL=connector.url,
-    )
-    with running_app(settings) as app:
-        activity = message(connector, "who owns rag")
-        for headers in ({}, {"Authorization": "Bearer not.a.jwt"}, {"Authorization": "Basic x"}):
-            response = post(app, activity, headers=headers)
-            assert response.status_code == 401, response.text
-            assert response.json() == {"detail": "unauthorized"}
-        assert post(app, b"{broken").status_code == 400  # parsing comes first
-    assert connector.calls() == []
