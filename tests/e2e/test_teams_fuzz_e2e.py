@@ -125,8 +125,8 @@ JSON_VALUES = st.recursive(
     ),
     max_leaves=8,
 )
-# Three huge fields stay under the 256 KiB body cap: past it body_limits.py answers 413
-# without reading on (tested in tests/web), and the client may see a reset instead.
+# Three huge fields stay under the 256 KiB body cap: this test is about what the Teams
+# adapter does with a body; past the cap body_limits.py answers 413 (tested in tests/web).
 HUGE = st.sampled_from([10_000, 50_000, 80_000]).map(lambda n: "x" * n)
 DEEP = "__deep__"  # replaced by 5,000 nested arrays in the JSON text
 _DELETE = object()
