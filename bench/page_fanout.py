@@ -32,10 +32,10 @@ from bench import Options
 from bench._slack_fake import Call, SlackFake
 from bench.owner_lookup import postgres_database, sig3
 from launchops.adapters.slack.render import render as render_slack
-from launchops.chat.reply import Reply
 from launchops.config.models import OrgConfig
 from launchops.delivery.outbox import outbox_table
 from launchops.main import build_context
+from launchops.messages.reply import Reply
 from launchops.services.config_sync import sync_config
 from launchops.services.incidents import Actor, Declared
 from launchops.settings import Settings

@@ -20,10 +20,10 @@ from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from launchops.chat.reply import Reply
 from launchops.delivery.dispatcher import ClaimedDelivery, Dispatcher
 from launchops.delivery.outbox import enqueue, outbox_table, pending_count, result_of
 from launchops.delivery.sender import Delivery, PermanentFailure, RetryLater
+from launchops.messages.reply import Reply
 from launchops.store import make_engine, session_scope
 from launchops.store.models import OutboxMessage
 from launchops.store.types import utcnow

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from launchops.chat.reply import Action, Card, Field, Reply
 from launchops.delivery.outbox import enqueue, pending_count, result_of
+from launchops.messages.reply import Action, Card, Field, Reply
 from launchops.store import session_scope
 from launchops.store.models import AuditEntry, OutboxMessage
 from launchops.store.types import utcnow

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from launchops.chat.i18n import catalogue
 from launchops.domain.page_failures import REASONS, PageFailure, classify
+from launchops.messages.i18n import catalogue
 
 
 @pytest.mark.parametrize(

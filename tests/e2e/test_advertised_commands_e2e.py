@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from launchops.chat.i18n import LOCALES, catalogue, t
+from launchops.messages.i18n import LOCALES, catalogue, t
 from tests.e2e.harness import RunningApp, make_settings, running_app
 from tests.e2e.test_teams_incidents_e2e import FILTERED_GAP
 from tests.fakes.slack_api import FakeSlackAPI

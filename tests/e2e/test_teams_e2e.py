@@ -361,7 +361,7 @@ def test_install_sends_one_welcome(app: RunningApp, connector: FakeBotConnector)
 def test_proactive_post_to_a_channel_with_no_reference_starts_a_thread(
     app: RunningApp, connector: FakeBotConnector
 ) -> None:
-    from launchops.chat.reply import Card, Reply
+    from launchops.messages.reply import Card, Reply
 
     app.ctx.messaging.send(
         platform="teams",

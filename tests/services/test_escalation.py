@@ -20,11 +20,11 @@ from prometheus_client import REGISTRY
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
-from launchops.chat.incident_views import escalation_card, incident_card
 from launchops.config import load_config
 from launchops.delivery.dispatcher import Dispatcher
 from launchops.delivery.sender import Delivery, PermanentFailure
 from launchops.domain.paging import PageReason
+from launchops.messages.incident_views import escalation_card, incident_card
 from launchops.services import actors
 from launchops.services.config_sync import sync_config
 from launchops.services.incidents import Actor, IncidentService

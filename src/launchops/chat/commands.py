@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import structlog
 
-from launchops.chat import incident_views, views
+from launchops.chat import views
 from launchops.chat.grammar import (
     Command,
     DeclareIncident,
@@ -23,9 +23,10 @@ from launchops.chat.grammar import (
     WhoOwns,
     parse,
 )
-from launchops.chat.i18n import t
-from launchops.chat.reply import Card, Reply
 from launchops.domain.errors import BadCommand, LaunchOpsError, NotFound
+from launchops.messages import incident_views
+from launchops.messages.i18n import t
+from launchops.messages.reply import Card, Reply
 from launchops.services.incidents import Actor, IncidentService
 from launchops.services.ownership import OwnershipService
 from launchops.services.people import PeopleService, Viewer

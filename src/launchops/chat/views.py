@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from launchops.chat.i18n import t
-from launchops.chat.reply import Action, Card, Field, Reply
+from launchops.messages.i18n import t
+from launchops.messages.reply import Action, Card, Field, Reply
 from launchops.services.ownership import Holdings, OwnerAnswer, PartyRef
 
 ROLE_KEYS = {

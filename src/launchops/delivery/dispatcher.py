@@ -28,10 +28,10 @@ from pydantic import ValidationError
 from sqlalchemy import Row, Select, Update, and_, exists, func, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 
-from launchops.chat.reply import Reply
 from launchops.delivery.metrics import DELIVERIES, DELIVERY_SECONDS, LAG_SECONDS
 from launchops.delivery.outbox import DEAD, PENDING, SENDING, SENT, outbox_table
 from launchops.delivery.sender import Delivery, PermanentFailure, RetryLater, Sender
+from launchops.messages.reply import Reply
 from launchops.store.db import write_lock
 from launchops.store.types import utcnow
 

@@ -15,7 +15,7 @@ from sqlalchemy import Table, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from launchops.chat.reply import Reply
+from launchops.messages.reply import Reply
 from launchops.store.models import OutboxMessage
 from launchops.store.types import utcnow
 

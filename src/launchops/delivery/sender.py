@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from launchops.chat.reply import Reply
+from launchops.messages.reply import Reply
 
 
 @dataclass(frozen=True)

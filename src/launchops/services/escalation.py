@@ -20,10 +20,10 @@ from sqlalchemy import func, or_
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from launchops.chat.incident_views import Localized
 from launchops.delivery.outbox import DEAD, outbox_table
 from launchops.domain.page_failures import REASONS, classify
 from launchops.domain.paging import plan_pages
+from launchops.messages.incident_views import Localized
 from launchops.metrics import ESCALATION_STEPS, PAGES_FAILED
 from launchops.services import audit
 from launchops.services.actors import Actor

@@ -15,11 +15,11 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from launchops.chat import incident_views as cards
-from launchops.chat.reply import Reply
 from launchops.config.models import Policy, SeverityPolicy
 from launchops.delivery import outbox
 from launchops.domain.paging import OrgSnapshot, PagePlan, plan_pages
+from launchops.messages import incident_views as cards
+from launchops.messages.reply import Reply
 from launchops.services.actors import Actor
 from launchops.services.incident_records import incident_view
 from launchops.services.org import people_by_id

@@ -12,8 +12,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
-from launchops.chat.reply import Reply
 from launchops.delivery import outbox
+from launchops.messages.reply import Reply
 from launchops.store import session_scope
 from launchops.store.models import ConversationRef, InboundReceipt
 from launchops.store.types import utcnow

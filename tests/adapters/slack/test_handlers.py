@@ -15,9 +15,9 @@ from launchops.adapters.slack.handlers import answers_only
 from launchops.adapters.slack.modals import FormContext, Prefill
 from launchops.chat.commands import Answer, ChatCore
 from launchops.chat.grammar import DeclareIncident, IncidentForm
-from launchops.chat.reply import Reply
 from launchops.config import load_config
 from launchops.domain.errors import BadCommand, NotFound
+from launchops.messages.reply import Reply
 from launchops.services.config_sync import sync_config
 from launchops.services.messaging import MessagingService
 from launchops.services.ownership import OwnershipService

@@ -12,7 +12,7 @@ import pytest
 from launchops.adapters.slack.forms import IncidentForms
 from launchops.adapters.slack.handlers import SlackHandlers
 from launchops.adapters.slack.modals import FormContext, Prefill, read_form
-from launchops.chat.i18n import t
+from launchops.messages.i18n import t
 
 
 class Untouchable:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from slack_sdk.models.blocks import Block
 
 from launchops.adapters.slack.render import escape, render
-from launchops.chat.reply import Action, Card, Field, Reply
+from launchops.messages.reply import Action, Card, Field, Reply
 from tests.fakes.slack_api import block_problems
 
 

@@ -10,8 +10,8 @@ import pytest
 from slack_sdk import WebClient
 
 from launchops.adapters.slack.sender import SlackSender
-from launchops.chat.reply import Card, Reply
 from launchops.delivery.sender import Delivery, PermanentFailure, RetryLater
+from launchops.messages.reply import Card, Reply
 from launchops.services.incident_messages import room_name
 from tests.fakes.slack_api import FakeSlackAPI, RecordedCall
 

@@ -21,7 +21,7 @@ from launchops.adapters.teams.render import (
     render,
     to_activity,
 )
-from launchops.chat.reply import Action, Card, Reply
+from launchops.messages.reply import Action, Card, Reply
 from tests.fakes.cards import validate_adaptive_card
 
 COMPONENTS = (("retriever", "Retriever"), ("indexing", "Indexing pipeline"))

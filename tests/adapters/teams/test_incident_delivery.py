@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from launchops.adapters.teams.sender import TeamsSender
-from launchops.chat.reply import Card, Reply
 from launchops.delivery.sender import Delivery
+from launchops.messages.reply import Card, Reply
 from launchops.services.messaging import MessagingService
 from launchops.store import make_engine
 from tests.e2e.harness import make_settings

@@ -27,8 +27,8 @@ from launchops.adapters.teams.render import (
 )
 from launchops.chat import views
 from launchops.chat.commands import error_reply
-from launchops.chat.reply import Action, Card, Field, Reply
 from launchops.domain.errors import BadCommand, NotFound
+from launchops.messages.reply import Action, Card, Field, Reply
 from launchops.services.ownership import OwnerAnswer, PartyRef, PersonRef
 from tests.fakes.cards import assert_adaptive_card
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from launchops.adapters.teams.sender import TeamsSender, make_credentials
-from launchops.chat.reply import Card, Reply
 from launchops.delivery.sender import Delivery, PermanentFailure, RetryLater
+from launchops.messages.reply import Card, Reply
 from launchops.services.messaging import MessagingService
 from launchops.store import make_engine
 from tests.e2e.harness import make_settings

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from launchops.chat.reply import Reply
+from launchops.messages.reply import Reply
 
 
 def render(reply: Reply) -> str:

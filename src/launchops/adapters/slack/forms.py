@@ -23,8 +23,8 @@ from launchops.adapters.slack.modals import FormContext, Prefill
 from launchops.adapters.slack.payload import channel_of, text_at, user_of
 from launchops.chat.commands import Answer, Asker, ChatCore
 from launchops.chat.grammar import DeclareIncident, IncidentForm
-from launchops.chat.i18n import t
-from launchops.chat.reply import Action, Card, Reply
+from launchops.messages.i18n import t
+from launchops.messages.reply import Action, Card, Reply
 from launchops.metrics import CHAT_COMMANDS
 from launchops.services.messaging import MessagingService
 from launchops.services.ownership import OwnershipService

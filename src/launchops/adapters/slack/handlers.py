@@ -30,8 +30,8 @@ from launchops.adapters.slack.modals import FormContext
 from launchops.adapters.slack.payload import channel_of, text_at, user_of
 from launchops.chat.commands import Answer, Asker, ChatCore
 from launchops.chat.grammar import Help, IncidentAction, IncidentForm, Owns, WhoOwns, parse
-from launchops.chat.i18n import t
 from launchops.domain.errors import BadCommand
+from launchops.messages.i18n import t
 from launchops.metrics import CHAT_COMMANDS
 from launchops.services.messaging import MessagingService
 

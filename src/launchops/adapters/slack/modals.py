@@ -13,8 +13,8 @@ import json
 from dataclasses import dataclass
 from typing import Any, Final
 
-from launchops.chat.i18n import t
 from launchops.domain.incidents import LEVELS, MAX_DESCRIPTION_CHARS, MAX_TITLE_CHARS
+from launchops.messages.i18n import t
 
 __all__ = [
     "COMPONENT_ACTION",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from launchops.chat.reply import Action, Card, Field, Reply
+from launchops.messages.reply import Action, Card, Field, Reply
 
 HEADER_LIMIT = 150
 TEXT_LIMIT = 3000

@@ -18,9 +18,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
-from launchops.chat.i18n import t
-from launchops.chat.reply import Action, Card, Reply
 from launchops.domain.incidents import MAX_DESCRIPTION_CHARS, MAX_TITLE_CHARS
+from launchops.messages.i18n import t
+from launchops.messages.reply import Action, Card, Reply
 
 __all__ = [
     "FORM_VERB",

@@ -38,10 +38,10 @@ from launchops.adapters.teams.forms import (
 from launchops.adapters.teams.render import ADAPTIVE_CARD_CONTENT_TYPE, render
 from launchops.chat.commands import Answer, Asker, ChatCore
 from launchops.chat.grammar import DeclareIncident, IncidentAction, IncidentForm, parse
-from launchops.chat.i18n import t
-from launchops.chat.reply import Reply
 from launchops.domain.errors import LaunchOpsError
 from launchops.domain.incidents import MAX_TITLE_CHARS
+from launchops.messages.i18n import t
+from launchops.messages.reply import Reply
 from launchops.services.messaging import MessagingService
 
 __all__ = [

@@ -23,9 +23,9 @@ from urllib.parse import quote, urlsplit
 from botbuilder.schema import Activity, ActivityTypes, Attachment, TextFormatTypes
 
 from launchops.adapters.teams.forms import FORM_VERB, FormState, form_state
-from launchops.chat.i18n import t
-from launchops.chat.reply import Action, Card, Field, Reply
 from launchops.domain.incidents import LEVELS, MAX_DESCRIPTION_CHARS, MAX_TITLE_CHARS
+from launchops.messages.i18n import t
+from launchops.messages.reply import Action, Card, Field, Reply
 
 __all__ = [
     "ADAPTIVE_CARD_CONTENT_TYPE",

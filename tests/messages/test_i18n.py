@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from launchops.chat.i18n import catalogue, placeholders, t
+from launchops.messages.i18n import catalogue, placeholders, t
 
 
 def test_english_and_korean_have_the_same_keys() -> None:

@@ -11,10 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from launchops.chat.i18n import catalogue, t
-from launchops.chat.reply import Action, Card, Field, Reply
 from launchops.domain.incidents import LEVELS, IncidentView, Unreached
 from launchops.domain.paging import PageReason
+from launchops.messages.i18n import catalogue, t
+from launchops.messages.reply import Action, Card, Field, Reply
 
 LEVEL_MARK = {"p0": "🔴", "p1": "🟠", "p2": "🟡", "p3": "⚪"}
 

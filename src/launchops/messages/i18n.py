@@ -22,7 +22,7 @@ DEFAULT_LOCALE = "en"
 def catalogue(locale: str) -> dict[str, str]:
     """`<lang>.yaml` plus any `<lang>.<part>.yaml` (one part per feature area, so each area
     keeps its sentences together); a key defined twice is a mistake and fails loudly."""
-    folder = resources.files("launchops.chat") / "locales"
+    folder = resources.files("launchops.messages") / "locales"
     names = sorted(
         entry.name
         for entry in folder.iterdir()
