@@ -64,3 +64,14 @@ def test_a_new_major_incident_changes_the_fingerprint_an_attestation_does_not() 
     incident = replace(HEALTHY, open_major=("INC-12",))
     assert fingerprint(evidence("pilot", incident, {})) != before
     assert fingerprint(evidence("pilot", ProjectFacts((RETRIEVER, WIDGET)), {})) != before
+
+
+def test_every_evidence_item_has_a_label_in_both_languages() -> None:
+    from launchops.domain.evidence import ALWAYS_CHECKED
+    from launchops.messages.i18n import catalogue
+
+    keys = {key for items in STAGE_EVIDENCE.values() for key, _ in items} | set(ALWAYS_CHECKED)
+    for locale in ("en", "ko"):
+        labels = catalogue(locale)
+        missing = {key for key in keys if f"gate.evidence.{key}" not in labels}
+        assert missing == set(), (locale, missing)
