@@ -18,7 +18,9 @@ from launchops.config import ConfigError, load_config
 from launchops.delivery.dispatcher import Dispatcher
 from launchops.delivery.sender import Sender
 from launchops.scheduler import ConfigReloader
+from launchops.services.component_index import ComponentIndex
 from launchops.services.config_sync import SyncResult, current_policy, sync_config
+from launchops.services.directory import DirectoryCache
 from launchops.services.incidents import IncidentService
 from launchops.services.messaging import MessagingService
 from launchops.services.ownership import OwnershipService
@@ -59,8 +61,9 @@ def build_context(
     settings: Settings, *, with_chat_adapters: bool = True, console_stream: TextIO | None = None
 ) -> AppContext:
     engine = make_engine(settings.database_url)
-    people = PeopleService(engine)
-    ownership = OwnershipService(engine)
+    directory = DirectoryCache(engine)  # one in-memory organisation, shared by every reader
+    people = PeopleService(engine, directory)
+    ownership = OwnershipService(engine, ComponentIndex(directory))
     messaging = MessagingService(engine)
     platforms = settings.paging_platforms() if with_chat_adapters else ("console",)
     incidents = IncidentService(

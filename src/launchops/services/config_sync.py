@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +44,27 @@ _TABLES_IN_DELETE_ORDER: tuple[type[Any], ...] = (
 )
 
 
+# In-memory views of the catalog (services/directory.py) to tell when a revision lands here.
+_listeners: list[weakref.WeakMethod[Callable[[], None]]] = []
+_listeners_lock = threading.Lock()
+
+
+def on_synced(callback: Callable[[], None]) -> None:
+    """Call bound method `callback` after each new revision this process commits. Held
+    weakly: a listener that is gone is dropped, never kept alive by this list."""
+    with _listeners_lock:
+        _listeners[:] = [ref for ref in _listeners if ref() is not None]
+        _listeners.append(weakref.WeakMethod(callback))
+
+
+def _notify() -> None:
+    with _listeners_lock:
+        callbacks = [ref() for ref in _listeners]
+    for callback in callbacks:
+        if callback is not None:
+            callback()
+
+
 @dataclass(frozen=True)
 class SyncResult:
     revision: int
@@ -55,6 +79,13 @@ def config_digest(config: OrgConfig) -> str:
 
 def sync_config(engine: Engine, config: OrgConfig, *, source: str, actor: str) -> SyncResult:
     """Replace the catalog in one transaction; unchanged config is a no-op."""
+    result = _sync(engine, config, source=source, actor=actor)
+    if result.changed:
+        _notify()  # after the commit, so a listener reading the store sees the new revision
+    return result
+
+
+def _sync(engine: Engine, config: OrgConfig, *, source: str, actor: str) -> SyncResult:
     digest = config_digest(config)
     counts = {
         "people": len(config.catalog.people),

@@ -1,27 +1,20 @@
-"""Who owns / who fixes a component, and what a team or person owns (the RACI answers)."""
+"""Who owns / who fixes a component, and what a team or person owns (the RACI answers).
+
+Answered from the directory in memory (services/directory.py): a question reads no table.
+"""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
 
 from launchops.domain.errors import NotFound
 from launchops.domain.text import normalize_key
 from launchops.services.component_index import ComponentIndex
+from launchops.services.directory import ComponentInfo, Directory, DirectoryCache
 from launchops.services.people import Viewer
-from launchops.store import session_scope
-from launchops.store.models import (
-    Component,
-    ComponentKey,
-    Person,
-    RaciAssignment,
-    Team,
-    TeamMember,
-)
 
 CONFIDENTIAL = frozenset({"confidential", "pii"})
 ROLES = ("R", "A", "C", "I")
@@ -72,48 +65,44 @@ class Holdings:
 
 class OwnershipService:
     def __init__(self, engine: Engine, index: ComponentIndex | None = None) -> None:
-        self._engine = engine
-        self.index = index or ComponentIndex()
+        self.index = index or ComponentIndex(DirectoryCache(engine))
 
     def who_owns(self, query: str, viewer: Viewer, *, shared: bool) -> OwnerAnswer:
         """The RACI answer. `shared` = others will see it, so confidential details stay out."""
-        with session_scope(self._engine) as session:
-            component_id = self.index.exact(session, query)
-            if component_id is None:
-                raise self._not_found(session, query)
-            component = session.get(Component, component_id)
-            assert component is not None
-            return self._answer(session, component, viewer, shared=shared)
+        directory = self.index.directory.get()
+        component_id = self.index.exact(None, query)
+        component = directory.components.get(component_id or "")
+        if component is None:
+            raise self._not_found(directory, query)
+        return _answer(directory, component, viewer, shared=shared)
 
     def could_be_component(self, query: str) -> bool:
         """Whether the words before a declaration's colon are meant as a component: they name
         one, or they are a single word close to one (a typo the declarer should be asked
         about). Anything else ("API returns 500") is part of the title."""
-        with session_scope(self._engine) as session:
-            if self.index.exact(session, query) is not None:
-                return True
-            return len(query.split()) == 1 and bool(self.index.suggest(session, query))
+        if self.index.exact(None, query) is not None:
+            return True
+        return len(query.split()) == 1 and bool(self.index.suggest(None, query))
 
     def search_components(self, text: str, limit: int = 100) -> list[tuple[str, str]]:
         """(id, name) of components matching `text` by id, name or alias, best first (a
         form's component picker)."""
-        with session_scope(self._engine) as session:
-            return self.index.search(session, text, limit)
+        return self.index.search(None, text, limit)
 
     def owned_by(self, query: str) -> Holdings:
-        with session_scope(self._engine) as session:
-            party = _find_party(session, query)
-            if party is None:
-                raise NotFound(
-                    "error.unknown_party",
-                    query=query,
-                    suggestions=_party_suggestions(session, query),
-                )
-            return Holdings(party, tuple(_holdings(session, party)))
+        directory = self.index.directory.get()
+        party = _find_party(directory, query)
+        if party is None:
+            raise NotFound(
+                "error.unknown_party",
+                query=query,
+                suggestions=_party_suggestions(directory, query),
+            )
+        return Holdings(party, tuple(_holdings(directory, party)))
 
-    def _not_found(self, session: Session, query: str) -> NotFound:
-        suggestions = self.index.suggest(session, query)
-        party = _find_party(session, query)
+    def _not_found(self, directory: Directory, query: str) -> NotFound:
+        suggestions = self.index.suggest(None, query)
+        party = _find_party(directory, query)
         return NotFound(
             "error.unknown_component",
             query=query,
@@ -121,95 +110,82 @@ class OwnershipService:
             party=party.id if party else None,
         )
 
-    def _answer(
-        self, session: Session, component: Component, viewer: Viewer, *, shared: bool
-    ) -> OwnerAnswer:
-        assignments = session.exec(
-            select(RaciAssignment)
-            .where(RaciAssignment.component_id == component.id)
-            .order_by(col(RaciAssignment.role), col(RaciAssignment.position))
-        ).all()
-        raci: dict[str, list[PartyRef]] = defaultdict(list)
-        for assignment in assignments:
-            raci[assignment.role].append(
-                _party(session, assignment.party_kind, assignment.party_id)
-            )
-        responsible = raci.get("R", [])
-        accountable = raci.get("A", [])
-        insiders = _insiders(session, responsible + accountable)
-        redacted = component.classification in CONFIDENTIAL and (
-            shared or viewer.person_id not in insiders
-        )
-        aliases = session.exec(
-            select(ComponentKey.text).where(ComponentKey.component_id == component.id)
-        ).all()
-        return OwnerAnswer(
-            component_id=component.id,
-            component_name=component.name,
-            area=component.area,
-            classification=component.classification,
-            aliases=tuple(a for a in aliases if a not in (component.id, component.name)),
-            raci={role: tuple(raci.get(role, [])) for role in ROLES},
-            oncall=_first_oncall(session, responsible),
-            runbook=None if redacted else component.runbook,
-            description=None if redacted else component.description,
-            redacted=redacted,
-        )
 
-
-def _party(session: Session, kind: str, ident: str) -> PartyRef:
-    row: Team | Person | None = (
-        session.get(Team, ident) if kind == "team" else session.get(Person, ident)
+def _answer(
+    directory: Directory, component: ComponentInfo, viewer: Viewer, *, shared: bool
+) -> OwnerAnswer:
+    raci = {
+        role: tuple(_party(directory, kind, ident) for kind, ident in parties)
+        for role, parties in component.raci.items()
+    }
+    responsible = list(raci.get("R", ()))
+    accountable = list(raci.get("A", ()))
+    insiders = _insiders(directory, responsible + accountable)
+    redacted = component.classification in CONFIDENTIAL and (
+        shared or viewer.person_id not in insiders
     )
+    return OwnerAnswer(
+        component_id=component.id,
+        component_name=component.name,
+        area=component.area,
+        classification=component.classification,
+        aliases=tuple(a for a in component.key_texts if a not in (component.id, component.name)),
+        raci={role: raci.get(role, ()) for role in ROLES},
+        oncall=_first_oncall(directory, responsible),
+        runbook=None if redacted else component.runbook,
+        description=None if redacted else component.description,
+        redacted=redacted,
+    )
+
+
+def _party(directory: Directory, kind: str, ident: str) -> PartyRef:
+    row = directory.teams.get(ident) if kind == "team" else directory.people.get(ident)
     return PartyRef(kind, ident, row.name if row else ident)
 
 
-def _insiders(session: Session, parties: list[PartyRef]) -> set[str]:
+def _insiders(directory: Directory, parties: list[PartyRef]) -> set[str]:
     people = {p.id for p in parties if p.kind == "person"}
-    teams = [p.id for p in parties if p.kind == "team"]
-    if teams:
-        members = session.exec(
-            select(TeamMember.person_id).where(col(TeamMember.team_id).in_(teams))
-        ).all()
-        people.update(members)
+    for party in parties:
+        team = directory.teams.get(party.id) if party.kind == "team" else None
+        if team is not None:
+            people.update(team.members)
     return people
 
 
-def _first_oncall(session: Session, responsible: list[PartyRef]) -> PersonRef | None:
+def _first_oncall(directory: Directory, responsible: list[PartyRef]) -> PersonRef | None:
     for party in responsible:
         if party.kind == "person":
-            person = session.get(Person, party.id)
+            person = directory.people.get(party.id)
         else:
-            person = session.exec(
-                select(Person)
-                .join(TeamMember, col(TeamMember.person_id) == col(Person.id))
-                .where(TeamMember.team_id == party.id, col(TeamMember.oncall_rank).is_not(None))
-                .order_by(col(TeamMember.oncall_rank))
-            ).first()
+            team = directory.teams.get(party.id)
+            oncall = (
+                [directory.people[p] for p in team.oncall if p in directory.people] if team else []
+            )
+            person = oncall[0] if oncall else None
         if person is not None:
             return PersonRef(person.id, person.name, person.slack_id, person.teams_id)
     return None
 
 
-def _find_party(session: Session, query: str) -> PartyRef | None:
+def _find_party(directory: Directory, query: str) -> PartyRef | None:
     key = normalize_key(query)
     if not key:
         return None
-    for team in session.exec(select(Team)).all():
+    for team in directory.teams.values():
         if key in (normalize_key(team.id), normalize_key(team.name)):
             return PartyRef("team", team.id, team.name)
-    for person in session.exec(select(Person)).all():
+    for person in directory.people.values():
         if key in (normalize_key(person.id), normalize_key(person.name)):
             return PartyRef("person", person.id, person.name)
     return None
 
 
-def _party_suggestions(session: Session, query: str) -> list[tuple[str, str]]:
+def _party_suggestions(directory: Directory, query: str) -> list[tuple[str, str]]:
     names: dict[str, tuple[str, str]] = {}
-    for team in session.exec(select(Team)).all():
+    for team in directory.teams.values():
         names[normalize_key(team.name)] = (team.id, team.name)
         names[normalize_key(team.id)] = (team.id, team.name)
-    for person in session.exec(select(Person)).all():
+    for person in directory.people.values():
         names[normalize_key(person.name)] = (person.id, person.name)
         names[normalize_key(person.id)] = (person.id, person.name)
     found = process.extract(
@@ -222,30 +198,21 @@ def _party_suggestions(session: Session, query: str) -> list[tuple[str, str]]:
     return out[:3]
 
 
-def _holdings(session: Session, party: PartyRef) -> list[Holding]:
+def _holdings(directory: Directory, party: PartyRef) -> list[Holding]:
     targets: list[tuple[str, str, str | None]] = [(party.kind, party.id, None)]
     if party.kind == "person":
-        teams = session.exec(
-            select(Team)
-            .join(TeamMember, col(TeamMember.team_id) == col(Team.id))
-            .where(TeamMember.person_id == party.id)
-        )
-        targets += [("team", team.id, team.name) for team in teams.all()]
+        mine = directory.memberships.get(party.id, frozenset())
+        targets += [("team", t.id, t.name) for t in directory.teams.values() if t.id in mine]
+    by_name = sorted(directory.components.values(), key=lambda c: c.name)
     out: list[Holding] = []
     seen: set[tuple[str, str]] = set()
     for kind, ident, via in targets:
-        rows = session.exec(
-            select(RaciAssignment, Component)
-            .join(Component, col(Component.id) == col(RaciAssignment.component_id))
-            .where(
-                RaciAssignment.party_kind == kind,
-                RaciAssignment.party_id == ident,
-                col(RaciAssignment.role).in_(("R", "A")),
-            )
-            .order_by(col(RaciAssignment.role), col(Component.name))
-        ).all()
-        for assignment, component in rows:
-            if (component.id, assignment.role) not in seen:
-                seen.add((component.id, assignment.role))
-                out.append(Holding(component.id, component.name, assignment.role, via))
+        for role in ("A", "R"):
+            for component in by_name:
+                if (kind, ident) in component.raci.get(role, ()) and (
+                    component.id,
+                    role,
+                ) not in seen:
+                    seen.add((component.id, role))
+                    out.append(Holding(component.id, component.name, role, via))
     return out
