@@ -129,3 +129,62 @@ def test_stakeholder_group_must_exist(config_dir: Path) -> None:
     assert any(
         "gates.stages.scale.approvers.finance: unknown stakeholder group" in p for p in problems
     )
+
+
+def test_roadmap_slo_and_sponsor_from_the_design_are_read() -> None:
+    config = load_config(CONFIG_DIR)
+    roadmap = config.policy.roadmap
+    assert (roadmap["poc"].timebox, roadmap["poc"].limit) == ("4w", "6w")
+    assert config.policy.slo.overrides["inference-gateway"].latency_p95 == "2s"
+    project = next(p for p in config.catalog.projects if p.id == "support-assistant")
+    assert project.sponsor == "dan"
+    assert str(project.stage_entered) == "2026-10-01"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key", "message"),
+    [
+        (
+            "poc:     {timebox: 4w, limit: 6w}",
+            "poc:     {timebox: -1d, limit: 6w}",
+            "roadmap.poc.timebox",
+            "is not a duration",
+        ),
+        (
+            "poc:     {timebox: 4w, limit: 6w}",
+            "poc:     {timebox: 0d, limit: 6w}",
+            "roadmap.poc.timebox",
+            "longer than zero",
+        ),
+        (
+            "poc:     {timebox: 4w, limit: 6w}",
+            "poc:     {timebox: 4w, limit: 3w}",
+            "roadmap.poc",
+            "limit 3w is shorter than the timebox 4w",
+        ),
+        (
+            "overrides: {inference-gateway:",
+            "overrides: {ranker:",
+            "slo.overrides.ranker",
+            "no component or project 'ranker'",
+        ),
+        ("success_rate: 0.995", "success_rate: 1.5", "slo.success_rate", "less than or equal to 1"),
+    ],
+)
+def test_bad_roadmap_or_slo_names_file_line_and_key(
+    config_dir: Path, old: str, new: str, key: str, message: str
+) -> None:
+    policy = config_dir / "policy.yaml"
+    _edit(policy, old, new)
+    [problem] = _problems(config_dir)
+    assert problem.startswith(f"policy.yaml:{_line_of(policy, new)}:")
+    assert f" {key}: " in problem and message in problem, problem
+
+
+def test_an_unknown_sponsor_is_named(config_dir: Path) -> None:
+    catalog = config_dir / "catalog.yaml"
+    _edit(catalog, "sponsor: dan", "sponsor: dna")
+    line = _line_of(catalog, "sponsor: dna")
+    assert _problems(config_dir) == [
+        f"catalog.yaml:{line}: projects[0].sponsor: unknown person 'dna'"
+    ]

@@ -230,6 +230,8 @@ def _check_catalog(catalog: Catalog, doc: _Document) -> None:
     for p_index, project in enumerate(catalog.projects):
         if project.owner not in people:
             doc.problem(("projects", p_index, "owner"), f"unknown person '{project.owner}'")
+        if project.sponsor is not None and project.sponsor not in people:
+            doc.problem(("projects", p_index, "sponsor"), f"unknown person '{project.sponsor}'")
         for i, component_id in enumerate(project.components):
             if component_id not in components:
                 doc.problem(
@@ -285,6 +287,10 @@ def _check_policy(policy: Policy, catalog: Catalog, doc: _Document) -> None:
     fallback = policy.alerts.fallback_team
     if fallback is not None and fallback not in teams:
         doc.problem(("alerts", "fallback_team"), f"unknown team '{fallback}'")
+    targets = {c.id for c in catalog.components} | {p.id for p in catalog.projects}
+    for ident in policy.slo.overrides:
+        if ident not in targets:
+            doc.problem(("slo", "overrides", ident), f"no component or project '{ident}'")
 
 
 def _written_levels(doc: _Document) -> set[str]:

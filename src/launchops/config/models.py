@@ -7,11 +7,11 @@ Cross-references (a team's on-call person exists, a RACI party is known) are che
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 from types import MappingProxyType
 from typing import Annotated, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Area = Literal["model", "infra", "data", "ux", "policy"]
 Classification = Literal["public", "internal", "confidential", "pii"]
@@ -21,17 +21,17 @@ SeverityLevel = Literal["p0", "p1", "p2", "p3"]
 
 _ID = r"^[a-z0-9][a-z0-9._-]{0,63}$"
 Ident = Annotated[str, Field(pattern=_ID)]
-_DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 def parse_duration(text: str | int | float) -> timedelta:
-    """`15m`, `1h`, `7d`, `30s` or a bare number of seconds."""
+    """`15m`, `1h`, `7d`, `2w`, `30s` or a bare number of seconds."""
     if isinstance(text, int | float):
         return timedelta(seconds=float(text))
     match = _DURATION.match(text)
     if not match:
-        raise ValueError(f"'{text}' is not a duration like 30s, 15m, 1h or 7d")
+        raise ValueError(f"'{text}' is not a duration like 30s, 15m, 1h, 7d or 2w")
     return timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
 
 
@@ -97,8 +97,10 @@ class Component(_Strict):
 class Project(_Strict):
     id: Ident
     name: str = Field(min_length=1, max_length=200)
-    stage: Stage = "explore"
+    stage: Stage = "explore"  # where it starts; after the first sync only gates move it
+    stage_entered: date | None = None  # when the current stage began (else: the first sync)
     owner: Ident
+    sponsor: Ident | None = None  # the executive sponsor, told when a stage runs over
     components: list[Ident] = []
 
 
@@ -174,6 +176,63 @@ class IncidentPolicy(_Strict):
     channel_prefix: str = Field("inc", pattern=r"^[a-z][a-z0-9-]{0,20}$")
 
 
+class StageClock(_Strict):
+    """A stage's timebox (the owner is nudged) and hard limit (the sponsor is told)."""
+
+    timebox: str | None = None
+    limit: str | None = None
+    deliverables: list[Annotated[str, Field(min_length=1, max_length=200)]] | None = None
+
+    @field_validator("timebox", "limit")
+    @classmethod
+    def _duration(cls, value: str | None) -> str | None:
+        if value is not None and parse_duration(value) <= timedelta(0):
+            raise ValueError("must be longer than zero")
+        return value
+
+    @model_validator(mode="after")
+    def _limit_after_timebox(self) -> StageClock:
+        if (
+            self.timebox
+            and self.limit
+            and parse_duration(self.limit) < parse_duration(self.timebox)
+        ):
+            raise ValueError(f"limit {self.limit} is shorter than the timebox {self.timebox}")
+        return self
+
+
+def _default_roadmap() -> dict[Stage, StageClock]:
+    """The guide's timeboxes: Explore 1–2 weeks, PoC 2–4 (6 at most), Pilot 4–8 weeks (never
+    past 90 days)."""
+    return {
+        "explore": StageClock(timebox="2w"),
+        "poc": StageClock(timebox="4w", limit="6w"),
+        "pilot": StageClock(timebox="8w", limit="90d"),
+    }
+
+
+class SloTargets(_Strict):
+    success_rate: float | None = Field(None, gt=0, le=1)
+    latency_p95: str | None = None
+    monthly_cost_budget: float | None = Field(None, ge=0)
+
+    @field_validator("latency_p95")
+    @classmethod
+    def _duration(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_duration(value)
+        return value
+
+
+class SloPolicy(SloTargets):
+    """The guide's defaults (success ≥ 99.5%, p95 ≤ 3 s), with `overrides` per component or
+    project id."""
+
+    success_rate: float | None = Field(0.995, gt=0, le=1)
+    latency_p95: str | None = "3s"
+    overrides: dict[Ident, SloTargets] = {}
+
+
 def _default_severities() -> dict[SeverityLevel, SeverityPolicy]:
     """The operations guide's table (DESIGN.md §4): what a level gets when policy.yaml has
     no entry for it."""
@@ -210,6 +269,8 @@ class Policy(_Strict):
     digest: DigestPolicy = DigestPolicy()
     alerts: AlertPolicy = AlertPolicy()
     incidents: IncidentPolicy = IncidentPolicy()
+    roadmap: dict[Stage, StageClock] = Field(default_factory=_default_roadmap)
+    slo: SloPolicy = SloPolicy()
 
     @field_validator("severities")
     @classmethod
