@@ -54,6 +54,21 @@ class Answer:
     command: Command | None = None  # None when the text could not be parsed
     error: LaunchOpsError | None = None  # set when the request failed (the reply says why)
 
+    @property
+    def is_question(self) -> bool:
+        """True when nothing was committed: help, who owns, owns, a status, a form to fill
+        in, and every refusal or usage message. Such an answer may go back in the request
+        itself (DESIGN.md §5); anything else was a decision, committed with its outbox rows,
+        whose confirmation must survive a crash."""
+        command = self.command
+        if self.error is not None or command is None:
+            return True
+        if isinstance(command, IncidentAction):
+            return command.action == "status" or (
+                command.action == "severity" and command.level is None
+            )
+        return isinstance(command, (Help, WhoOwns, Owns, IncidentForm))
+
 
 class ChatCore:
     def __init__(

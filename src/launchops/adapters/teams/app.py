@@ -92,13 +92,17 @@ class TeamsAdapter:
             if ownership is not None
             else None
         )
+        self.sender = TeamsSender(settings, messaging)
         self.bot = LaunchOpsBot(
             chat=chat,
             messaging=messaging,
             default_locale=settings.locale,
             component_choices=choices,
+            # Our own client, not TurnContext.send_activity: botbuilder's async client would
+            # fetch the AAD token with blocking calls on the event loop, and this one keeps the
+            # anonymous mode's serviceUrl guard, no hidden retries and a short timeout.
+            reply_now=self.sender.send_now,
         )
-        self.sender = TeamsSender(settings, messaging)
         self._log_mode(settings)
 
     def _log_mode(self, settings: Settings) -> None:

@@ -46,6 +46,9 @@ log = structlog.get_logger(__name__)
 
 PLATFORM: Final = "teams"
 TIMEOUT_SECONDS: Final = 15
+# An answer sent in the turn holds up Teams' HTTP response (which Teams waits 15 s for); past
+# this it is left to the outbox instead.
+IN_TURN_TIMEOUT_SECONDS: Final = 5.0
 TOKEN_RETRY_SECONDS: Final = 60.0
 _CHANNEL_ID = re.compile(r"^19:.*@thread\.(?:tacv2|skype)$")
 _PERMANENT_STATUSES: Final = frozenset({400, 401, 403, 404, 405, 409, 410, 413, 415, 422})
@@ -154,8 +157,15 @@ class TeamsSender:
 
     # the Sender protocol -------------------------------------------------------------------
     def send(self, delivery: Delivery) -> dict[str, Any]:
+        return self.send_now(delivery, timeout=TIMEOUT_SECONDS)
+
+    def send_now(
+        self, delivery: Delivery, *, timeout: float = IN_TURN_TIMEOUT_SECONDS
+    ) -> dict[str, Any]:
+        """`send`, for an answer in the turn itself (not an outbox row): a shorter timeout,
+        and the same RetryLater / PermanentFailure for the caller to fall back on."""
         try:
-            return self._send(delivery)
+            return self._send(delivery, timeout)
         except HttpOperationError as exc:  # ErrorResponseException: an HTTP error status
             raise _classify(exc) from exc
         except (ClientRequestError, requests.RequestException, OSError) as exc:
@@ -165,7 +175,7 @@ class TeamsSender:
             # retried slowly so nothing is lost while an operator fixes the credentials.
             raise RetryLater(f"no Bot Framework token: {exc}", TOKEN_RETRY_SECONDS) from exc
 
-    def _send(self, delivery: Delivery) -> dict[str, Any]:
+    def _send(self, delivery: Delivery, timeout: float) -> dict[str, Any]:
         where = delivery.destination
         activity = to_activity(delivery.reply, delivery.locale)
         match delivery.kind:
@@ -175,14 +185,14 @@ class TeamsSender:
                 conversation = where.get("conversation") or previous.get("conversation")
                 service_url = where.get("service_url") or previous.get("service_url")
                 target = self._target(conversation, service_url)
-                return self._reply(target, activity, where.get("reply_to_id"))
+                return self._reply(target, activity, where.get("reply_to_id"), timeout)
             case "post":
                 target = self._target(where.get("conversation"), where.get("service_url"))
-                return self._post(target, activity, where.get("tenant_id"))
+                return self._post(target, activity, where.get("tenant_id"), timeout)
             case "ephemeral":
                 # Teams has no ephemeral messages: the closest is the person's personal chat.
                 target = self._target(where.get("user"), where.get("service_url"))
-                return self._post(target, activity, where.get("tenant_id"))
+                return self._post(target, activity, where.get("tenant_id"), timeout)
             case "update":
                 previous = delivery.extra.get("depends_on_result") or {}
                 activity_id = where.get("activity_id") or previous.get("activity_id")
@@ -191,15 +201,15 @@ class TeamsSender:
                     raise PermanentFailure("update without an activity id and conversation")
                 service_url = where.get("service_url") or previous.get("service_url")
                 target = self._target(conversation, service_url)
-                return self._update(target, activity, str(activity_id))
+                return self._update(target, activity, str(activity_id), timeout)
         raise PermanentFailure(f"unknown delivery kind {delivery.kind!r}")
 
     # operations ----------------------------------------------------------------------------
     def _reply(
-        self, target: _Target, activity: Activity, reply_to_id: str | None
+        self, target: _Target, activity: Activity, reply_to_id: str | None, timeout: float
     ) -> dict[str, Any]:
         self._address(activity, target)
-        conversations = self._client(target.service_url).conversations
+        conversations = self._client(target.service_url, timeout).conversations
         if reply_to_id:
             activity.reply_to_id = reply_to_id
             sent = conversations.reply_to_activity(target.conversation_id, reply_to_id, activity)
@@ -207,22 +217,26 @@ class TeamsSender:
             sent = conversations.send_to_conversation(target.conversation_id, activity)
         return self._result(target.conversation_id, sent.id, target.service_url)
 
-    def _post(self, target: _Target, activity: Activity, tenant_id: str | None) -> dict[str, Any]:
+    def _post(
+        self, target: _Target, activity: Activity, tenant_id: str | None, timeout: float
+    ) -> dict[str, Any]:
         if target.is_channel_root:
-            return self._start_thread(target, activity, tenant_id)
+            return self._start_thread(target, activity, tenant_id, timeout)
         if target.is_unknown_user:
-            target = self._open_personal_chat(target, tenant_id)
-        return self._reply(target, activity, None)
+            target = self._open_personal_chat(target, tenant_id, timeout)
+        return self._reply(target, activity, None, timeout)
 
-    def _update(self, target: _Target, activity: Activity, activity_id: str) -> dict[str, Any]:
+    def _update(
+        self, target: _Target, activity: Activity, activity_id: str, timeout: float
+    ) -> dict[str, Any]:
         self._address(activity, target)
         activity.id = activity_id
-        conversations = self._client(target.service_url).conversations
+        conversations = self._client(target.service_url, timeout).conversations
         conversations.update_activity(target.conversation_id, activity_id, activity)
         return self._result(target.conversation_id, activity_id, target.service_url)
 
     def _start_thread(
-        self, target: _Target, activity: Activity, tenant_id: str | None
+        self, target: _Target, activity: Activity, tenant_id: str | None, timeout: float
     ) -> dict[str, Any]:
         """A new top-level post in a channel; its thread id comes back for later replies."""
         tenant = self._tenant(target, tenant_id)
@@ -236,11 +250,15 @@ class TeamsSender:
             activity=activity,
             tenant_id=tenant,
         )
-        created = self._client(target.service_url).conversations.create_conversation(parameters)
+        created = self._client(target.service_url, timeout).conversations.create_conversation(
+            parameters
+        )
         service_url = getattr(created, "service_url", None) or target.service_url
         return self._result(created.id, created.activity_id, service_url)
 
-    def _open_personal_chat(self, target: _Target, tenant_id: str | None) -> _Target:
+    def _open_personal_chat(
+        self, target: _Target, tenant_id: str | None, timeout: float
+    ) -> _Target:
         """Create the 1:1 chat with a user we never talked to, and remember it."""
         tenant = self._tenant(target, tenant_id)
         parameters = ConversationParameters(
@@ -250,7 +268,9 @@ class TeamsSender:
             channel_data={"tenant": {"id": tenant}} if tenant else None,
             tenant_id=tenant,
         )
-        created = self._client(target.service_url).conversations.create_conversation(parameters)
+        created = self._client(target.service_url, timeout).conversations.create_conversation(
+            parameters
+        )
         service_url = getattr(created, "service_url", None) or target.service_url
         reference: dict[str, Any] = {
             "user": {"id": target.conversation_id},
@@ -303,7 +323,7 @@ class TeamsSender:
         if isinstance(user, dict) and user.get("id"):
             activity.recipient = ChannelAccount(id=user["id"], name=user.get("name"))
 
-    def _client(self, service_url: str) -> ConnectorClient:
+    def _client(self, service_url: str, timeout: float) -> ConnectorClient:
         """A fresh client per call: cheap, and no session is shared between threads.
 
         Every Bot Connector call comes through here, so this is where the unauthenticated
@@ -324,7 +344,7 @@ class TeamsSender:
         client.config.retry_policy.retries = 0
         client.config.retry_policy.policy.status_forcelist = frozenset()
         client.config.retry_policy.policy.raise_on_status = False
-        client.config.connection.timeout = TIMEOUT_SECONDS
+        client.config.connection.timeout = timeout
         client.config.add_user_agent(f"LaunchOps/{__version__}")
         return client
 

@@ -1,0 +1,216 @@
+"""Card buttons and the incident form: the `adaptiveCard/action` invoke (Action.Execute).
+
+Teams waits for the invoke's HTTP body and shows it to the person who clicked: the refreshed
+incident card after a button on it, the incident form again (with the reason) or its
+confirmation after the form's Declare. Whatever changes state is committed, with its outbox
+rows, before that body goes back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import replace
+from http import HTTPStatus
+from typing import Any, Final
+
+from launchops.adapters.teams.activity import PLATFORM, Turn, dedupe_key
+from launchops.adapters.teams.forms import FormState, form_reply, submitted
+from launchops.adapters.teams.render import ADAPTIVE_CARD_CONTENT_TYPE, render
+from launchops.chat.commands import Answer, ChatCore
+from launchops.chat.grammar import DeclareIncident, IncidentAction, parse
+from launchops.domain.errors import LaunchOpsError
+from launchops.domain.incidents import MAX_TITLE_CHARS
+from launchops.messages.i18n import t
+from launchops.messages.reply import Reply
+from launchops.services.messaging import MessagingService
+
+__all__ = [
+    "ACTIVITY_MESSAGE_TYPE",
+    "ADAPTIVE_CARD_ACTION",
+    "NEEDS_COMPONENT",
+    "CardActions",
+    "error_body",
+    "execute_action",
+]
+
+ADAPTIVE_CARD_ACTION: Final = "adaptiveCard/action"
+ACTIVITY_MESSAGE_TYPE: Final = "application/vnd.microsoft.activity.message"
+ERROR_TYPE: Final = "application/vnd.microsoft.error"
+INVOKE_MESSAGE_LIMIT: Final = 280
+NEEDS_COMPONENT: Final = "error.incident_needs_component"
+
+
+class CardActions:
+    """The synchronous work behind a card action (run in the thread pool).
+
+    `answer` runs a typed command and sends its reply (the bot's own path for messages);
+    `choices` lists the components for the form.
+    """
+
+    def __init__(
+        self,
+        *,
+        chat: ChatCore,
+        messaging: MessagingService,
+        answer: Callable[[Turn, str], Reply],
+        choices: Callable[[], tuple[tuple[str, str], ...]],
+    ) -> None:
+        self._chat = chat
+        self._messaging = messaging
+        self._answer = answer
+        self._choices = choices
+
+    def click(self, turn: Turn, text: str) -> dict[str, Any]:
+        """A `run_command` button, run as the person who clicked it.
+
+        On an incident card the answer is the card itself, refreshed, with the outcome on
+        top: Teams shows it in place to the clicker, while the incident service has queued
+        the edits of every copy of the card (channel post and pages) for everyone else. A
+        refusal ("only responders may…") comes back as a message and the card stays as it
+        is. Any other button is answered like a typed message.
+        """
+        target = _incident_target(text)
+        if target is None:
+            return _message_body(self._answer(turn, text).text)
+        answer = self._chat.answer(target, turn.asker)
+        if answer.error is not None:
+            return _message_body(answer.reply.text)
+        if target.action == "status" or (target.action == "severity" and target.level is None):
+            # A question, not a change (e.g. the severity choices): shown in place.
+            return _card_body(render(answer.reply, turn.locale))
+        current = self._chat.answer(IncidentAction("status", target.incident_id), turn.asker)
+        if current.error is not None or current.reply.card is None:
+            return _message_body(answer.reply.text)
+        if answer.reply.card is not None and answer.reply.card.actions:
+            # A follow-up question (who owns the postmortem?): the refreshed card is soon
+            # replaced by the service's edit, so the question goes to the clicker's chat too.
+            self._send_privately(turn, answer.reply)
+        return _card_body(render(_with_outcome(current.reply, answer.reply.text), turn.locale))
+
+    def submit_form(self, turn: Turn, data: dict[str, Any]) -> dict[str, Any]:
+        """The incident form's Declare: the confirmation replaces the form, or the form comes
+        back with what is wrong (and what was typed, so nothing has to be typed again)."""
+        values = submitted(data, self._choices())
+        asker = replace(turn.asker, request_key=_form_key(turn))
+        command = DeclareIncident(
+            level=values.severity,
+            title=values.title,
+            component=values.component or None,
+            description=values.description or None,
+        )
+        answer = self._chat.answer(command, asker)
+        if answer.error is not None:
+            form = replace(values, message=_form_message(answer, values), locale=answer.locale)
+            return _card_body(render(form_reply(form), turn.locale))
+        if turn.card_id:
+            # The invoke's card replaces the form only for the person who pressed Declare;
+            # the edit replaces it for everyone, so nobody declares the same thing again.
+            self._messaging.send(
+                platform=PLATFORM,
+                kind="update",
+                destination={
+                    "conversation": turn.conversation_id,
+                    "activity_id": turn.card_id,
+                    "service_url": turn.service_url,
+                },
+                reply=answer.reply,
+                locale=turn.locale,
+                dedupe_key=f"{asker.request_key}:done",
+            )
+        return _card_body(render(answer.reply, turn.locale))
+
+    def _send_privately(self, turn: Turn, reply: Reply) -> None:
+        """Teams has no ephemeral messages: the clicker's personal chat is the private place."""
+        if not turn.user_id:
+            return
+        self._messaging.send(
+            platform=PLATFORM,
+            kind="ephemeral",
+            destination={"user": turn.user_id, "service_url": turn.service_url},
+            reply=reply,
+            locale=turn.locale,
+            dedupe_key=turn.dedupe_key,
+        )
+
+
+def _form_key(turn: Turn) -> str:
+    """One declaration per form card and person: pressing Declare twice (or Teams sending the
+    invoke again) finds the first incident; a corrected resubmission after an error is the
+    first to declare, so it goes through."""
+    card = turn.card_id or turn.asker.request_key or ""
+    who = hashlib.sha256((turn.user_id or "").encode()).hexdigest()[:12]
+    return dedupe_key("form", turn.conversation_id, f"{card[:100]}:{who}")
+
+
+def _form_message(answer: Answer, values: FormState) -> str:
+    """Why the form came back, in the form's words where the typed-command wording fits badly."""
+    assert answer.error is not None
+    key, locale = answer.error.key, answer.locale
+    if key == "error.unknown_severity" and not values.severity:
+        return t("teams.incident_form.need_severity", locale)
+    if key == "usage.incident" and not values.title:
+        return t("teams.incident_form.need_title", locale, limit=MAX_TITLE_CHARS)
+    if key == NEEDS_COMPONENT:
+        return t("teams.incident_form.need_component", locale)
+    return answer.reply.text
+
+
+def _incident_target(text: str) -> IncidentAction | None:
+    """The incident command with a number that `text` is (a button on an incident card)."""
+    try:
+        command = parse(text)
+    except LaunchOpsError:
+        return None
+    if isinstance(command, IncidentAction) and command.incident_id is not None:
+        return command
+    return None
+
+
+def _with_outcome(card_reply: Reply, outcome: str) -> Reply:
+    """The incident card with what the click did on top (only the clicker sees this copy)."""
+    card = card_reply.card
+    assert card is not None
+    text = "\n".join(part for part in (outcome, card.text) if part)
+    return Reply(
+        text=f"{outcome} — {card_reply.text}",
+        card=card.model_copy(update={"text": text}),
+        private=True,
+    )
+
+
+def _card_body(card: dict[str, Any]) -> dict[str, Any]:
+    return {"statusCode": int(HTTPStatus.OK), "type": ADAPTIVE_CARD_CONTENT_TYPE, "value": card}
+
+
+def _message_body(text: str) -> dict[str, Any]:
+    if len(text) > INVOKE_MESSAGE_LIMIT:
+        text = text[: INVOKE_MESSAGE_LIMIT - 1] + "…"
+    return {"statusCode": int(HTTPStatus.OK), "type": ACTIVITY_MESSAGE_TYPE, "value": text}
+
+
+def execute_action(value: Any) -> tuple[str, dict[str, Any]] | None:
+    """(verb, data) of an `Action.Execute` invoke, or None when it is not one.
+
+    Teams merges the card's input values into `data`, next to what the card put there.
+    """
+    if not isinstance(value, dict):
+        return None
+    action = value.get("action")
+    if not isinstance(action, dict) or action.get("type") != "Action.Execute":
+        return None
+    data = action.get("data")
+    if not isinstance(data, dict):
+        return None
+    verb = action.get("verb") or data.get("action")
+    return (verb, data) if isinstance(verb, str) else None
+
+
+def error_body() -> dict[str, Any]:
+    """The Universal Actions error shape; botbuilder's own helper puts an Exception object in
+    `value`, which does not serialize, so it is written out here."""
+    return {
+        "statusCode": int(HTTPStatus.BAD_REQUEST),
+        "type": ERROR_TYPE,
+        "value": {"code": "BadRequest", "message": "unsupported card action"},
+    }
