@@ -11,6 +11,7 @@ from sqlmodel import Session, select
 
 from launchops.store.models import Incident
 from tests.e2e.harness import RunningApp, make_settings, running_app
+from tests.e2e.slack_ack import ack_answer
 from tests.fakes.slack_api import FakeSlackAPI
 from tests.fakes.slack_requests import sign, slash_command_body
 
@@ -42,15 +43,12 @@ def app(sqlite_url: str, slack: FakeSlackAPI) -> Iterator[RunningApp]:
 
 def declare(app: RunningApp, slack: FakeSlackAPI, text: str, channel: str) -> str:
     """`/incident <text>` by Alice in `channel`; the ephemeral answer as Slack shows it."""
-    before = len(slack.calls("response_url"))
     body = slash_command_body("/incident", text, "U0ALICE", channel, slack.response_url("d"))
     with app.client() as client:
         response = client.post(
             "/slack/events", content=body, headers=sign(SECRET, body, content_type=FORM)
         )
-    assert response.status_code == 200
-    calls = slack.wait_for("response_url", count=before + 1)
-    return html.unescape(str(calls[-1].params["text"]))
+    return html.unescape(str(ack_answer(response).params["text"]))
 
 
 def stored(app: RunningApp) -> list[Incident]:

@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from tests.e2e.harness import RunningApp, make_settings, running_app
+from tests.e2e.slack_ack import ack_answer
 from tests.fakes.slack_api import FakeSlackAPI, RecordedCall
 from tests.fakes.slack_requests import (
     app_mention_event,
@@ -96,9 +97,7 @@ def blocks_text(call: RecordedCall) -> str:
 
 
 def test_slash_owner_answers_with_the_raci(app: RunningApp, slack: FakeSlackAPI) -> None:
-    response = slash(app, slack, "/owner", "rag")
-    assert response.status_code == 200
-    [call] = slack.wait_for("response_url")
+    call = ack_answer(slash(app, slack, "/owner", "rag"))
     assert call.params["response_type"] == "ephemeral"
     text = blocks_text(call)
     for expected in (
@@ -116,8 +115,7 @@ def test_slash_owner_answers_with_the_raci(app: RunningApp, slack: FakeSlackAPI)
 
 
 def test_launchops_command_and_natural_question(app: RunningApp, slack: FakeSlackAPI) -> None:
-    slash(app, slack, "/launchops", "who owns the search index?")
-    [call] = slack.wait_for("response_url")
+    call = ack_answer(slash(app, slack, "/launchops", "who owns the search index?"))
     assert "Carol Jones" in blocks_text(call)
 
 
@@ -154,14 +152,18 @@ def test_retried_event_is_answered_once(app: RunningApp, slack: FakeSlackAPI) ->
     assert len(slack.calls("chat.postMessage")) == 1
 
 
-def test_same_slash_command_delivered_twice_is_answered_once(
+def test_same_slash_command_delivered_twice_is_answered_in_each_ack_and_nowhere_else(
     app: RunningApp, slack: FakeSlackAPI
 ) -> None:
-    for _ in range(2):
-        slash(app, slack, "/owner", "rag", trigger_id="1234.5678.same")
-    slack.wait_for("response_url")
+    """Each delivery's HTTP response is its answer (Slack shows the one it waits for); a
+    question queues nothing, so a redelivery cannot make a second message appear."""
+    answers = [
+        ack_answer(slash(app, slack, "/owner", "rag", trigger_id="1234.5678.same"))
+        for _ in range(2)
+    ]
+    assert answers[0].params == answers[1].params
     assert app.ctx.dispatcher.drain(timeout=5)
-    assert len(slack.calls("response_url")) == 1
+    assert slack.calls("response_url") == []
 
 
 @pytest.mark.parametrize("case", ["bad signature", "stale timestamp", "unsigned"])
@@ -195,8 +197,7 @@ def test_url_verification_handshake(app: RunningApp) -> None:
 def test_unknown_component_suggests_and_the_button_answers(
     app: RunningApp, slack: FakeSlackAPI
 ) -> None:
-    slash(app, slack, "/owner", "retreiver", key="first")
-    [call] = slack.wait_for("response_url")
+    call = ack_answer(slash(app, slack, "/owner", "retreiver", key="first"))
     assert "Did you mean: Retriever?" in call.params["text"]
     buttons = [
         e for b in call.json_param("blocks") if b["type"] == "actions" for e in b["elements"]
@@ -211,8 +212,9 @@ def test_unknown_component_suggests_and_the_button_answers(
         slack.response_url("second"),
     )
     assert post_signed(app, click, FORM).status_code == 200
-    answers = slack.wait_for("response_url", count=2)
-    assert "Carol Jones" in blocks_text(answers[1])
+    [answer] = slack.wait_for("response_url")  # a click's answer: Slack ignores its ack body
+    assert answer.params["response_type"] == "ephemeral"
+    assert "Carol Jones" in blocks_text(answer)
 
 
 @pytest.mark.parametrize(
@@ -226,16 +228,14 @@ def test_unknown_component_suggests_and_the_button_answers(
 def test_bad_input_gets_a_short_specific_reply(
     app: RunningApp, slack: FakeSlackAPI, text: str, expected: str
 ) -> None:
-    assert slash(app, slack, "/owner", text).status_code == 200
-    [call] = slack.wait_for("response_url")
+    call = ack_answer(slash(app, slack, "/owner", text))
     assert expected in call.params["text"]
     assert len(call.params["text"]) < 300
     assert "Traceback" not in json.dumps(call.params)
 
 
 def test_markup_injection_is_escaped(app: RunningApp, slack: FakeSlackAPI) -> None:
-    slash(app, slack, "/owner", "<!channel> @here <https://evil.example|click>")
-    [call] = slack.wait_for("response_url")
+    call = ack_answer(slash(app, slack, "/owner", "<!channel> @here <https://evil.example|click>"))
     sent = json.dumps(call.params)
     assert "<!channel>" not in sent and "<https://evil" not in sent
     assert "&lt;!channel&gt;" in call.params["text"]
@@ -255,6 +255,5 @@ def test_confidential_component_in_a_channel_hides_the_runbook(
 
 def test_slack_answers_on_postgresql_too(db_url: str, slack: FakeSlackAPI) -> None:
     with _start(db_url, slack) as app:
-        slash(app, slack, "/owner", "vector store")
-        [call] = slack.wait_for("response_url")
+        call = ack_answer(slash(app, slack, "/owner", "vector store"))
         assert "Indexing pipeline" in blocks_text(call)

@@ -28,6 +28,7 @@ import pytest
 
 from tests.conftest import fast_config
 from tests.e2e.harness import RunningApp, make_settings, running_app
+from tests.e2e.slack_ack import ack_answer
 from tests.fakes.slack_api import FakeSlackAPI, RecordedCall
 from tests.fakes.slack_requests import (
     API_APP_ID,
@@ -230,7 +231,7 @@ def test_p1_pages_team_channel_and_oncall_then_escalates_to_accountable(
     """The issue's first "Done when" line: card with four buttons in the R team's channel, a
     DM page to its on-call person with the same buttons, and, with nobody acknowledging, a
     page to the Accountable person once the 2-second deadline has passed."""
-    incident_command(app, slack, "p1 retriever: empty answers")
+    acked = incident_command(app, slack, "p1 retriever: empty answers")
     # Committed before Slack got its 200 (DESIGN.md §5): a crash after the ack loses nothing.
     assert [(i.severity, i.component_id) for i in incidents(app)] == [("p1", "retriever")]
     [card] = slack.wait_for("chat.postMessage", predicate=to("C0DATA"))
@@ -240,8 +241,7 @@ def test_p1_pages_team_channel_and_oncall_then_escalates_to_accountable(
     assert "INC-1" in card.params["text"] and "empty answers" in card.params["text"]
     assert "You are paged" in page.params["text"]
     assert any(c.params.get("users") == "U0CHRIS" for c in slack.calls("conversations.open"))
-    [confirmation] = slack.wait_for("response_url")
-    assert confirmation.params["response_type"] == "ephemeral"
+    confirmation = ack_answer(acked)  # the confirmation rides in the ack
     assert "Declared INC-1 (P1)" in confirmation.params["text"]
     assert "Chris Novak" in confirmation.params["text"]
 
@@ -332,14 +332,14 @@ def test_p0_pages_more_people_than_p1(calm_app: RunningApp, slack: FakeSlackAPI)
 
 def test_p3_goes_to_the_backlog_and_pages_nobody(calm_app: RunningApp, slack: FakeSlackAPI) -> None:
     """P3 is recorded and confirmed to the declarer, and nothing else is sent at all."""
-    incident_command(calm_app, slack, "p3 widget: typo in the footer")
-    [confirmation] = slack.wait_for("response_url")
+    confirmation = ack_answer(incident_command(calm_app, slack, "p3 widget: typo in the footer"))
     assert "Declared INC-1 (P3)" in confirmation.params["text"]
     assert "P3 goes to the backlog: nobody is paged." in confirmation.params["text"]
     drained(calm_app)
     assert [(i.severity, i.status) for i in incidents(calm_app)] == [("p3", "open")]
     assert slack.calls("chat.postMessage") == []
     assert slack.calls("conversations.open") == []
+    assert slack.calls("response_url") == []
 
 
 def test_declared_in_a_team_channel_without_a_component_is_that_teams(
@@ -398,21 +398,25 @@ def test_same_slash_command_delivered_three_times_is_one_incident(
     calm_app_any_db: RunningApp, slack: FakeSlackAPI
 ) -> None:
     """Slack redelivers a command it got no timely 200 for, with the same trigger_id: one
-    incident, one page per person, one card, one answer."""
+    incident, one page per person, one card; each delivery's ack carries the answer."""
+    answers = []
     for attempt in range(3):
-        incident_command(
+        response = incident_command(
             calm_app_any_db,
             slack,
             "p1 retriever: empty answers",
             trigger_id="1700000000.111.same",
             extra=retry_headers(attempt) if attempt else None,
         )
+        answers.append(ack_answer(response).params["text"])
     slack.wait_for("chat.postMessage", predicate=to(dm("U0CHRIS")))
     drained(calm_app_any_db)
     assert len(incidents(calm_app_any_db)) == 1
     assert len(posts(slack, to(dm("U0CHRIS")))) == 1
     assert len(posts(slack, to("C0DATA"))) == 1
-    assert len(slack.calls("response_url")) == 1
+    assert "Declared INC-1 (P1)" in answers[0]
+    assert all("INC-1" in text for text in answers[1:])
+    assert slack.calls("response_url") == []
 
 
 def test_double_clicked_acknowledge_is_one_acknowledgement(
@@ -431,8 +435,8 @@ def test_double_clicked_acknowledge_is_one_acknowledgement(
                 ["first", "second"],
             )
         )
-    answers = slack.wait_for("response_url", count=3)  # the declaration's and both clicks'
-    texts = sorted(a.params["text"] for a in answers if "Declared" not in a.params["text"])
+    answers = slack.wait_for("response_url", count=2)  # both clicks'
+    texts = sorted(a.params["text"] for a in answers)
     assert texts == [
         "INC-1 was already acknowledged by Chris Novak.",
         "You acknowledged INC-1; escalation has stopped.",
@@ -488,8 +492,7 @@ def test_page_arrives_exactly_once_through_rate_limits_and_errors(
 def test_bad_input_gets_a_short_specific_reply_and_changes_nothing(
     calm_app: RunningApp, slack: FakeSlackAPI, text: str, expected: str
 ) -> None:
-    incident_command(calm_app, slack, text)
-    [reply] = slack.wait_for("response_url")
+    reply = ack_answer(incident_command(calm_app, slack, text))
     assert expected in html.unescape(reply.params["text"])  # as Slack shows it
     assert len(reply.params["text"]) < 300
     assert reply.params["response_type"] == "ephemeral"
@@ -506,7 +509,7 @@ def test_channel_markup_in_a_title_never_reaches_slack_unescaped(
     in the card, the page, the confirmation or the edits. Every part Slack parses (the
     notification text and mrkdwn) carries it escaped; the header is plain_text, which Slack
     never parses."""
-    incident_command(calm_app, slack, "p1 rag: <!channel> <@U0CAROL> answers empty")
+    acked = incident_command(calm_app, slack, "p1 rag: <!channel> <@U0CAROL> answers empty")
     slack.wait_for("chat.postMessage", predicate=to(dm("U0CHRIS")))
     [page] = posts(slack, to(dm("U0CHRIS")))
     click(calm_app, slack, page, "Acknowledge", user="U0CHRIS", key="ack")
@@ -514,7 +517,7 @@ def test_channel_markup_in_a_title_never_reaches_slack_unescaped(
     drained(calm_app)
     [incident] = incidents(calm_app)
     assert incident.title == "<!channel> <@U0CAROL> answers empty"  # stored as typed
-    sent = [
+    sent = [ack_answer(acked)] + [
         c for c in slack.calls() if c.method in ("chat.postMessage", "chat.update", "response_url")
     ]
     assert len(sent) >= 6
@@ -733,7 +736,7 @@ def test_p1_opens_a_dedicated_channel_and_invites_the_responders(
     notes like the team channel's. A P2 opens no channel."""
     extra = "incidents: {dedicated_channel: [p0, p1], channel_prefix: inc}"
     with start(sqlite_url, slack, tmp_path, policy_extra=extra) as app:
-        incident_command(app, slack, "p1 retriever: Empty answers (EU)!")
+        acked = incident_command(app, slack, "p1 retriever: Empty answers (EU)!")
         [created] = slack.wait_for("conversations.create")
         assert created.params["name"] == "inc-1-empty-answers-eu"
         [invite] = slack.wait_for("conversations.invite")
@@ -742,8 +745,7 @@ def test_p1_opens_a_dedicated_channel_and_invites_the_responders(
         assert sorted(invite.params["users"].split(",")) == ["U0ALICE", "U0CHRIS"]
         [card] = slack.wait_for("chat.postMessage", predicate=to(room))
         assert button_labels(card) == BUTTONS
-        [confirmation] = slack.wait_for("response_url")
-        assert "#inc-1-empty-answers-eu" in confirmation.params["text"]
+        assert "#inc-1-empty-answers-eu" in ack_answer(acked).params["text"]
 
         [later] = slack.wait_for(
             "conversations.invite",
@@ -788,8 +790,7 @@ def test_when_slack_refuses_the_form_the_answer_offers_it_again(
     """An expired trigger (the command took Slack too long to deliver) fails views.open: the
     person gets a reply with a button that opens the form with a fresh trigger, not silence."""
     slack.set_response("views.open", {"ok": False, "error": "expired_trigger_id"})
-    incident_command(calm_app, slack, "")
-    [reply] = slack.wait_for("response_url")
+    reply = ack_answer(incident_command(calm_app, slack, ""))
     assert "I couldn't open the incident form" in reply.params["text"]
     assert list(buttons(reply)) == ["Open the incident form"]
 
@@ -842,9 +843,8 @@ def test_a_refused_page_is_in_the_thread_and_escalates_at_once(
     once, though the deadline is an hour away."""
     slack.refuse_dms("U0CHRIS", error)
     with start(sqlite_url, slack, tmp_path, LONG_DEADLINE) as app:
-        incident_command(app, slack, "p1 retriever: empty answers")
-        [confirmation] = slack.wait_for("response_url")
-        assert "Paging: Chris Novak." in confirmation.params["text"]
+        acked = incident_command(app, slack, "p1 retriever: empty answers")
+        assert "Paging: Chris Novak." in ack_answer(acked).params["text"]
         slack.wait_for(
             "chat.postMessage",
             predicate=lambda c: (

@@ -40,6 +40,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
 
+        _lock_only_to_write(engine)
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
@@ -56,6 +57,10 @@ def write_lock(engine: Engine) -> AbstractContextManager[Any]:
     """Hold around any transaction that writes to `engine` (a no-op off SQLite)."""
     if engine.dialect.name != "sqlite":
         return nullcontext()
+    return _lock_of(engine)
+
+
+def _lock_of(engine: Engine) -> threading.RLock:
     with _SQLITE_WRITERS_GUARD:
         lock = _SQLITE_WRITERS.get(engine)
         if lock is None:
@@ -63,10 +68,50 @@ def write_lock(engine: Engine) -> AbstractContextManager[Any]:
     return lock
 
 
+_HELD = "launchops.write_lock"  # connection-record info: the lock this connection holds
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+
+
+def _lock_only_to_write(engine: Engine) -> None:
+    """Take the process's write lock at a transaction's first write, not at its start.
+
+    pysqlite opens a transaction only at the first INSERT/UPDATE/DELETE (reads before it run
+    on their own WAL snapshots, beside any writer), so that is where SQLite's write lock is
+    taken too; queuing here at the same point keeps the reads of a unit (who declares, which
+    policy, who to page) out of the queue. The lock is let go when the transaction ends.
+    An RLock, so a unit nested in another on the same thread does not wait for itself.
+    """
+    lock = _lock_of(engine)
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _acquire(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        info = conn.info
+        if _HELD not in info and statement.lstrip()[:7].upper().startswith(_WRITES):
+            lock.acquire()
+            info[_HELD] = lock
+
+    def _release(info: dict[str, Any]) -> None:
+        held = info.pop(_HELD, None)
+        if held is not None:
+            held.release()
+
+    # Let go once the connection is back in the pool: that is after its COMMIT or ROLLBACK
+    # has run (the `commit` event comes before it), and sessions give their connection back
+    # at the end of every transaction.
+    @event.listens_for(engine, "checkin")
+    def _returned(_dbapi: Any, record: Any) -> None:
+        _release(record.info)
+
+    @event.listens_for(engine, "invalidate")
+    def _invalidated(_dbapi: Any, record: Any, _error: Any) -> None:
+        _release(record.info)  # before the pool clears `info` with the broken connection
+
+
 @contextmanager
 def session_scope(engine: Engine) -> Iterator[Session]:
-    """One unit of work: committed on success, rolled back on any error."""
-    with write_lock(engine), Session(engine, expire_on_commit=False) as session:
+    """One unit of work: committed on success, rolled back on any error. On SQLite the
+    write lock is taken only from its first write to its end (see `_lock_only_to_write`)."""
+    with Session(engine, expire_on_commit=False) as session:
         try:
             yield session
             session.commit()

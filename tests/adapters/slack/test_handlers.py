@@ -1,5 +1,5 @@
-"""The Slack listeners' decisions that are not visible from outside: which requests are
-acknowledged before they run, when a form replaces a reply, and where private replies go.
+"""The Slack listeners' decisions that are not visible from outside: when a form replaces a
+reply, where private replies go, and which answers leave after the ack, and how.
 (Everything else about them is shown end to end in tests/e2e/test_slack_*.py.)"""
 
 from __future__ import annotations
@@ -10,47 +10,21 @@ from typing import Any
 import pytest
 from slack_sdk import WebClient
 
+from launchops.adapters.slack.after_ack import AfterAck
 from launchops.adapters.slack.forms import IncidentForms, form_prefill, private_destination
-from launchops.adapters.slack.handlers import answers_only
 from launchops.adapters.slack.modals import FormContext, Prefill
+from launchops.adapters.slack.sender import SlackSender
 from launchops.chat.commands import Answer, ChatCore
 from launchops.chat.grammar import DeclareIncident, IncidentForm
 from launchops.config import load_config
 from launchops.domain.errors import BadCommand, NotFound
 from launchops.messages.reply import Reply
 from launchops.services.config_sync import sync_config
-from launchops.services.messaging import MessagingService
 from launchops.services.ownership import OwnershipService
 from launchops.services.people import PeopleService
 from launchops.store import make_engine
 from tests.conftest import CONFIG_DIR
 from tests.fakes.slack_api import FakeSlackAPI
-
-
-@pytest.mark.parametrize(
-    ("text", "reads"),
-    [
-        ("who owns rag", True),
-        ("owner rag", True),
-        ("owns data", True),
-        ("help", True),
-        ("incident", True),  # the form: opening it changes nothing
-        ("incident status", True),
-        ("incident status 3", True),
-        ("incident severity 3", True),  # shows the choices
-        ("incident p9 x", False),  # parsed as a declaration; the service refuses it
-        ("incident p1 rag: down", False),
-        ("incident ack 3", False),
-        ("incident resolve 3", False),
-        ("incident escalate 3", False),
-        ("incident severity 3 p0", False),
-        ("incident postmortem 3", False),
-        ("blah", True),  # unreadable: the answer is a usage message
-    ],
-)
-def test_only_questions_are_acknowledged_before_they_run(text: str, reads: bool) -> None:
-    """Declarations and decisions are committed before the ack (DESIGN.md §5)."""
-    assert answers_only(text) is reads
 
 
 def test_a_form_replaces_the_reply_for_bare_incident_and_for_a_missing_component() -> None:
@@ -103,7 +77,7 @@ def forms(sqlite_url: str, slack: FakeSlackAPI) -> Iterator[IncidentForms]:
     chat = ChatCore(people=PeopleService(engine), ownership=ownership)
     client = WebClient(token="xoxb-test", base_url=slack.url, retry_handlers=[])
     yield IncidentForms(
-        chat=chat, messaging=MessagingService(engine), ownership=ownership, client=client
+        chat=chat, ownership=ownership, client=client, after_ack=AfterAck(SlackSender(client))
     )
     engine.dispose()
 

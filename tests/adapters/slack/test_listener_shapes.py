@@ -31,8 +31,8 @@ class Ack:
 
 
 NOBODY: Any = Untouchable()
-HANDLERS = SlackHandlers(chat=NOBODY, messaging=NOBODY, forms=NOBODY, locale="ko")
-FORMS = IncidentForms(chat=NOBODY, messaging=NOBODY, ownership=NOBODY, client=NOBODY)
+HANDLERS = SlackHandlers(chat=NOBODY, forms=NOBODY, after_ack=NOBODY, locale="ko")
+FORMS = IncidentForms(chat=NOBODY, ownership=NOBODY, client=NOBODY, after_ack=NOBODY)
 
 
 @pytest.mark.parametrize(
@@ -63,8 +63,9 @@ def test_a_mention_without_an_author_is_ignored_with_a_warning(
     event: dict[str, Any], caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.WARNING):
-        HANDLERS.on_mention({"event_id": "Ev1"}, event)
-        HANDLERS.on_message({"event_id": "Ev2"}, dict(event, type="message", channel_type="im"))
+        HANDLERS.on_mention({"event_id": "Ev1"}, event, {})
+        im = dict(event, type="message", channel_type="im")
+        HANDLERS.on_message({"event_id": "Ev2"}, im, {})
     assert [r.levelno for r in caplog.records] == [logging.WARNING] * 2
     assert all(r.exc_info is None for r in caplog.records)
 
@@ -74,17 +75,17 @@ def test_a_mention_without_an_author_is_ignored_with_a_warning(
 )
 def test_a_click_without_a_user_is_acknowledged_and_runs_nothing(body: dict[str, Any]) -> None:
     ack = Ack()
-    HANDLERS.on_run_command(ack, body, {"value": "incident ack 1"})  # type: ignore[arg-type]
+    HANDLERS.on_run_command(ack, body, {"value": "incident ack 1"}, {})  # type: ignore[arg-type]
     assert ack.calls == [{}]
     ack = Ack()
-    FORMS.on_open_button(ack, body, {"value": "{}"})  # type: ignore[arg-type]
+    FORMS.on_open_button(ack, body, {"value": "{}"}, {})  # type: ignore[arg-type]
     assert ack.calls == [{}]
 
 
 def test_a_submission_without_a_user_is_refused_beside_the_title() -> None:
     ack = Ack()
     view = {"private_metadata": '{"locale": "ko"}', "state": {"values": []}}
-    FORMS.on_submit(ack, {"type": "view_submission"}, view)  # type: ignore[arg-type]
+    FORMS.on_submit(ack, {"type": "view_submission"}, view, {})  # type: ignore[arg-type]
     [call] = ack.calls
     assert call["response_action"] == "errors"
     assert call["errors"] == {"title": t("slack.unreadable_request", "ko")}

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import structlog
 from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.context import BoltContext
 from slack_bolt.request.internals import build_context
 from slack_sdk import WebClient
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from launchops.adapters.slack.after_ack import PENDING, AfterAck, RecentKeys, run_pending
 from launchops.adapters.slack.forms import IncidentForms
 from launchops.adapters.slack.guard import Accepted, RequestGuard
 from launchops.adapters.slack.handlers import SlackHandlers
@@ -51,13 +53,17 @@ class SlackAdapter:
             request_verification_enabled=signing_secret is not None,
             logger=None,
         )
-        forms = IncidentForms(
-            chat=chat, messaging=messaging, ownership=ownership, client=self.client
-        )
-        SlackHandlers(chat=chat, messaging=messaging, forms=forms, locale=settings.locale).register(
-            self.app
-        )
+        # Answers never go through the outbox (`messaging` is kept for the wiring's sake):
+        # a slash command's rides in the ack, the others follow it (after_ack.py).
+        del messaging
         self.sender = SlackSender(self.client)
+        after_ack, seen = AfterAck(self.sender), RecentKeys()
+        forms = IncidentForms(
+            chat=chat, ownership=ownership, client=self.client, after_ack=after_ack, seen=seen
+        )
+        SlackHandlers(
+            chat=chat, forms=forms, after_ack=after_ack, locale=settings.locale, seen=seen
+        ).register(self.app)
         self._guard = RequestGuard(signing_secret.get_secret_value()) if signing_secret else None
         self._app_token = settings.slack_app_token
         self._socket_mode: object | None = None
@@ -70,15 +76,25 @@ class SlackAdapter:
             return Response(status_code=401, content="SLACK_SIGNING_SECRET is not set")
         raw = await request.body()
         headers = dict(request.headers.items())  # names arrive lower-cased
-        # In a worker thread: parsing a body of up to 1 MiB must not stall the event loop.
-        answer = await run_in_threadpool(self._dispatch, raw, headers, request.url.query)
+        pending: list[Callable[[], None]] = []
+        # In a worker thread: parsing a body of up to 1 MiB must not stall the event loop,
+        # and a declaration waits on the store.
+        answer = await run_in_threadpool(self._dispatch, raw, headers, request.url.query, pending)
         return Response(
             status_code=answer.status,
             content=answer.body,
             headers=answer.first_headers_without_set_cookie(),
+            # Answers Slack does not show in an ack body: sent once the 200 is out.
+            background=BackgroundTask(run_pending, pending) if pending else None,
         )
 
-    def _dispatch(self, raw: bytes, headers: Mapping[str, str], query: str) -> BoltResponse:
+    def _dispatch(
+        self,
+        raw: bytes,
+        headers: Mapping[str, str],
+        query: str,
+        pending: list[Callable[[], None]],
+    ) -> BoltResponse:
         assert self._guard is not None
         verdict = self._guard.check(raw, headers)
         if not isinstance(verdict, Accepted):
@@ -100,6 +116,7 @@ class SlackAdapter:
         if bolt_request.body != verdict.body:  # bolt's parser lost a form body (see guard.py)
             bolt_request.body = verdict.body
             bolt_request.context = build_context(BoltContext(), verdict.body)
+        bolt_request.context[PENDING] = pending
         return self.app.dispatch(bolt_request)
 
     def start_socket_mode(self) -> bool:

@@ -4,13 +4,15 @@ The modal is opened with a direct views.open call rather than through the outbox
 `trigger_id` it needs expires three seconds after the click or command, far sooner than any
 retry could help, and opening a form changes nothing that could be lost. The submission is a
 declaration, so it follows DESIGN.md §5: the incident and its pages are committed before the
-request is acknowledged (which is what closes the modal), and the confirmation to the person
-goes through the outbox.
+request is acknowledged (which is what closes the modal); the confirmation to the person
+follows the ack as one direct call (after_ack.py), like every answer Slack does not show in
+an ack body.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import MutableMapping
 from typing import Any, Final
 
 import structlog
@@ -19,6 +21,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from launchops.adapters.slack import modals
+from launchops.adapters.slack.after_ack import AfterAck, RecentKeys
 from launchops.adapters.slack.modals import FormContext, Prefill
 from launchops.adapters.slack.payload import channel_of, text_at, user_of
 from launchops.chat.commands import Answer, Asker, ChatCore
@@ -26,7 +29,6 @@ from launchops.chat.grammar import DeclareIncident, IncidentForm
 from launchops.messages.i18n import t
 from launchops.messages.reply import Action, Card, Reply
 from launchops.metrics import CHAT_COMMANDS
-from launchops.services.messaging import MessagingService
 from launchops.services.ownership import OwnershipService
 
 __all__ = ["OPEN_FORM", "IncidentForms", "form_prefill", "private_destination"]
@@ -72,14 +74,16 @@ class IncidentForms:
         self,
         *,
         chat: ChatCore,
-        messaging: MessagingService,
         ownership: OwnershipService,
         client: WebClient,
+        after_ack: AfterAck,
+        seen: RecentKeys | None = None,
     ) -> None:
         self._chat = chat
-        self._messaging = messaging
         self._ownership = ownership
         self._client = client
+        self._after_ack = after_ack
+        self._seen = seen or RecentKeys()
 
     def register(self, app: App) -> None:
         app.options(modals.COMPONENT_ACTION)(self.on_component_options)
@@ -90,7 +94,7 @@ class IncidentForms:
     def open(self, trigger_id: str, locale: str, context: FormContext, prefill: Prefill) -> bool:
         """views.open, once per trigger (a redelivered command must not open a second form);
         False when Slack refused, so the caller can answer in text instead."""
-        if not self._messaging.first_time(f"slack:form:{trigger_id}"):
+        if not self._seen.first_time(f"slack:form:{trigger_id}"):
             return True
         view = modals.incident_form(locale, context, prefill)
         try:
@@ -126,7 +130,13 @@ class IncidentForms:
             ),
         )
 
-    def on_open_button(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+    def on_open_button(
+        self,
+        ack: Ack,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        context: MutableMapping[str, Any],
+    ) -> None:
         ack()
         user, trigger_id = user_of(body), text_at(body, "trigger_id")
         if user is None or trigger_id is None:
@@ -134,17 +144,15 @@ class IncidentForms:
             return
         channel, response_url = channel_of(body), text_at(body, "response_url")
         prefill, locale = Prefill.from_value(text_at(action, "value"))
-        context = FormContext(channel, response_url, locale)
-        if self.open(trigger_id, locale, context, prefill):
+        if self.open(trigger_id, locale, FormContext(channel, response_url, locale), prefill):
             return
         kind, where = private_destination(user, channel, response_url)
-        self._messaging.send(
-            platform="slack",
+        self._after_ack.send(
+            context,
             kind=kind,
             destination=where,
             reply=Reply(text=t("slack.incident_form.unavailable", locale), private=True),
             locale=locale,
-            dedupe_key=f"slack:form-failed:{trigger_id}",
         )
 
     # the component type-ahead ----------------------------------------------------------
@@ -158,16 +166,22 @@ class IncidentForms:
         ack(options=modals.component_options(choices))
 
     # submitting --------------------------------------------------------------------------
-    def on_submit(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+    def on_submit(
+        self,
+        ack: Ack,
+        body: dict[str, Any],
+        view: dict[str, Any],
+        context: MutableMapping[str, Any],
+    ) -> None:
         user = user_of(body)
-        context = FormContext.from_metadata(text_at(view, "private_metadata"))
+        form = FormContext.from_metadata(text_at(view, "private_metadata"))
         if user is None:  # Slack names the submitter always; we cannot declare for nobody
             log.warning("slack.submission_without_user", view_id=text_at(view, "id"))
-            errors = {modals.TITLE_BLOCK: t("slack.unreadable_request", context.locale)}
+            errors = {modals.TITLE_BLOCK: t("slack.unreadable_request", form.locale)}
             ack(response_action="errors", errors=errors)
             return
         values = modals.read_form(view)
-        missing = modals.missing_fields(values, context.locale)
+        missing = modals.missing_fields(values, form.locale)
         if missing:
             ack(response_action="errors", errors=missing)
             return
@@ -183,7 +197,7 @@ class IncidentForms:
         asker = Asker(
             platform="slack",
             user_ids=(user,),
-            channel=context.channel,
+            channel=form.channel,
             # One view is one declaration: a double-clicked Declare finds the first one.
             request_key=f"slack:view:{view_id}" if view_id else None,
         )
@@ -193,14 +207,8 @@ class IncidentForms:
             block = modals.block_for_error(answer.error.key)
             ack(response_action="errors", errors={block: answer.reply.text})
             return
-        kind, where = private_destination(user, context.channel, context.response_url)
-        # Queued before the ack: once the modal closes, the confirmation is on its way.
-        self._messaging.send(
-            platform="slack",
-            kind=kind,
-            destination=where,
-            reply=answer.reply,
-            locale=answer.locale,
-            dedupe_key=f"slack:view-reply:{view_id}" if view_id else None,
+        kind, where = private_destination(user, form.channel, form.response_url)
+        self._after_ack.send(
+            context, kind=kind, destination=where, reply=answer.reply, locale=answer.locale
         )
         ack()

@@ -1,26 +1,29 @@
-"""Slack listeners: run the command, acknowledge within Slack's 3 seconds, queue the answer.
+"""Slack listeners: run the command and answer in the ack itself whenever Slack shows it.
 
 The bolt App runs with process_before_response=True: Slack gets its HTTP 200 only when the
-listener returns. So every declaration or decision (`/incident p1 …`, a mention that
-declares, an Acknowledge click) is committed, with the outbox rows that page people and the
-reply to the person, before Slack hears back (DESIGN.md §5): a crash once Slack has its 200
-loses nothing. Sending is the work done after, by the outbox dispatcher. Listeners still call
-`ack()` where bolt needs it; for a question (`/owner rag`) that is done first, for a decision
-after the commit. Both stay far inside the 3 seconds (see `make bench`).
+listener returns. So a declaration or decision (`/incident p1 …`, a mention that declares, an
+Acknowledge click) is committed, with the outbox rows that page people, before Slack hears
+back (DESIGN.md §5): a crash once Slack has its 200 loses nothing. The answer to the person
+is never an outbox row: a slash command's rides in the ack body (ephemeral Block Kit), and
+a question writes nothing at all. Slack shows nothing of a click's or an event's ack body,
+so those answers are one direct Web API call made after the ack (after_ack.py).
 
-Slack redelivers a slash command with the same `trigger_id` (and an event with the same
-`event_id`); those ids become the request key the incident service de-duplicates declarations
-on and the dedupe key of the reply, so a redelivery declares nothing and answers nothing twice.
+Slack redelivers an event with the same `event_id` (and a command with the same
+`trigger_id`); those ids become the request key the incident service de-duplicates
+declarations on, so a redelivery declares nothing twice, and a redelivered event seen by
+this process is not answered twice either.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
 from slack_bolt import Ack, App
 
+from launchops.adapters.slack.after_ack import AfterAck, RecentKeys
 from launchops.adapters.slack.forms import (
     IncidentForms,
     form_prefill,
@@ -28,12 +31,10 @@ from launchops.adapters.slack.forms import (
 )
 from launchops.adapters.slack.modals import FormContext
 from launchops.adapters.slack.payload import channel_of, text_at, user_of
+from launchops.adapters.slack.render import render
 from launchops.chat.commands import Answer, Asker, ChatCore
-from launchops.chat.grammar import Help, IncidentAction, IncidentForm, Owns, WhoOwns, parse
-from launchops.domain.errors import BadCommand
 from launchops.messages.i18n import t
 from launchops.metrics import CHAT_COMMANDS
-from launchops.services.messaging import MessagingService
 
 log = structlog.get_logger(__name__)
 
@@ -41,22 +42,7 @@ log = structlog.get_logger(__name__)
 SLASH_PREFIXES = {"/owner": "owner", "/incident": "incident", "/launchops": ""}
 _RUN_COMMAND = re.compile(r"^run_command(:\d+)?$")
 
-
-def answers_only(text: str) -> bool:
-    """True when `text` changes nothing (a question, a form request, or unreadable input),
-    so it may be acknowledged before it runs. Anything else, including commands added later,
-    is treated as a decision and committed before the ack."""
-    try:
-        command = parse(text)
-    except BadCommand:
-        return True
-    if isinstance(command, Help | WhoOwns | Owns | IncidentForm):
-        return True
-    if isinstance(command, IncidentAction):
-        return command.action == "status" or (
-            command.action == "severity" and command.level is None
-        )
-    return False
+Context = MutableMapping[str, Any]
 
 
 class SlackHandlers:
@@ -64,14 +50,16 @@ class SlackHandlers:
         self,
         *,
         chat: ChatCore,
-        messaging: MessagingService,
         forms: IncidentForms,
+        after_ack: AfterAck,
         locale: str = "en",
+        seen: RecentKeys | None = None,
     ):
         self._chat = chat
-        self._messaging = messaging
         self._forms = forms
+        self._after_ack = after_ack
         self._locale = locale  # for refusals that come before we know who is asking
+        self._seen = seen or RecentKeys()
 
     def register(self, app: App) -> None:
         for command in SLASH_PREFIXES:
@@ -105,33 +93,16 @@ class SlackHandlers:
             channel=channel,
             request_key=f"slack:trigger:{trigger_id}" if trigger_id else None,
         )
-        acked = answers_only(text)
-        if acked:
-            ack()
         answer = self._answer(text, asker)
         prefill = form_prefill(answer)
         if prefill is not None and trigger_id:
-            if not acked:
-                ack()
             context = FormContext(channel, response_url, answer.locale)
             if self._forms.open(trigger_id, answer.locale, context, prefill):
+                ack()
                 return
             answer = Answer(self._forms.offer(answer, prefill), answer.locale)
-        self._messaging.send(
-            platform="slack",
-            kind="respond",
-            destination={
-                "response_url": response_url,
-                "private": True,
-                "channel": channel,
-                "user": user,
-            },
-            reply=answer.reply,
-            locale=answer.locale,
-            dedupe_key=f"slack:command:{trigger_id or response_url}",
-        )
-        if not acked:
-            ack()
+        # The answer is the ack body: Slack shows it to the asker alone.
+        ack(response_type="ephemeral", **render(answer.reply))
 
     def _event_answer(
         self, body: dict[str, Any], event: dict[str, Any], user: str, *, shared: bool
@@ -160,12 +131,12 @@ class SlackHandlers:
             return None
         return user, channel
 
-    def on_mention(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+    def on_mention(self, body: dict[str, Any], event: dict[str, Any], context: Context) -> None:
         author = self._author(event)
         if author is None:
             return
         user, channel = author
-        if not self._messaging.first_time(f"slack:event:{body.get('event_id')}"):
+        if not self._seen.first_time(f"slack:event:{body.get('event_id')}"):
             log.info("slack.duplicate_event", event_id=body.get("event_id"))
             return
         answer = self._event_answer(body, event, user, shared=True)
@@ -173,16 +144,15 @@ class SlackHandlers:
         destination = {"channel": channel, "thread_ts": thread_ts}
         if answer.reply.private:
             destination["user"] = user
-        self._messaging.send(
-            platform="slack",
+        self._after_ack.send(
+            context,
             kind="ephemeral" if answer.reply.private else "post",
             destination=destination,
             reply=answer.reply,
             locale=answer.locale,
-            dedupe_key=f"slack:reply:{body.get('event_id')}",
         )
 
-    def on_message(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+    def on_message(self, body: dict[str, Any], event: dict[str, Any], context: Context) -> None:
         # Only direct messages from people; channel chatter and bot echoes are not for us.
         if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
             return
@@ -190,19 +160,20 @@ class SlackHandlers:
         if author is None:
             return
         user, channel = author
-        if not self._messaging.first_time(f"slack:event:{body.get('event_id')}"):
+        if not self._seen.first_time(f"slack:event:{body.get('event_id')}"):
             return
         answer = self._event_answer(body, event, user, shared=False)
-        self._messaging.send(
-            platform="slack",
+        self._after_ack.send(
+            context,
             kind="post",
             destination={"channel": channel, "thread_ts": text_at(event, "thread_ts")},
             reply=answer.reply,
             locale=answer.locale,
-            dedupe_key=f"slack:reply:{body.get('event_id')}",
         )
 
-    def on_run_command(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+    def on_run_command(
+        self, ack: Ack, body: dict[str, Any], action: dict[str, Any], context: Context
+    ) -> None:
         """A card button (`incident ack 12`, `who owns rag`), run as the person who clicked.
 
         Each click is its own request: a double click runs twice, and the incident service's
@@ -223,19 +194,9 @@ class SlackHandlers:
             channel=channel,
             request_key=f"slack:action:{trigger_id}" if trigger_id else None,
         )
-        acked = answers_only(text)
-        if acked:
-            ack()
         answer = self._answer(text, asker)
         kind, where = private_destination(user, channel, text_at(body, "response_url"))
-        self._messaging.send(
-            platform="slack",
-            kind=kind,
-            destination=where,
-            reply=answer.reply,
-            locale=answer.locale,
-            dedupe_key=f"slack:action:{text_at(body, 'container', 'message_ts')}:"
-            f"{text_at(action, 'action_ts')}",
+        self._after_ack.send(
+            context, kind=kind, destination=where, reply=answer.reply, locale=answer.locale
         )
-        if not acked:
-            ack()
+        ack()
