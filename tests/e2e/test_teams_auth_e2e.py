@@ -267,3 +267,19 @@ def test_an_activity_from_a_tenant_not_allowed_gets_403_and_changes_nothing(
         assert state(app) == NOTHING
         assert post(app, declaration(connector.url), headers).status_code == 200
         assert state(app).incidents == 1
+
+
+def test_a_signed_question_whose_reply_cannot_be_sent_now_is_kept_in_the_outbox(
+    signed_app: RunningApp, connector: FakeBotConnector, auth: FakeBotFrameworkAuth
+) -> None:
+    """With an app id, a reply in the turn first needs the bot's own token from Azure AD,
+    which is outside this machine: the answer is then deferred to the outbox (retried there)
+    rather than lost, and nothing else is written."""
+    token = auth.token(audience=APP_ID, service_url=connector.url)
+    question = message_activity(
+        connector.url, "who owns rag", from_id=ALICE, conversation_id="a:1alice-personal"
+    )
+    assert post(signed_app, question, bearer(token)).status_code == 200
+    after = state(signed_app)
+    assert after.incidents == 0 and after.outbox == 1
+    assert connector.calls() == []  # no unauthenticated call was made instead
