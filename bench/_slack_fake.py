@@ -156,6 +156,10 @@ class SlackFake:
 class _Server(ThreadingHTTPServer):
     daemon_threads = False
     block_on_close = True
+    # socketserver's default listen backlog is 5: a client with more connections opening at
+    # once (the outbox's delivery workers) would see SYNs dropped and one-second retransmits
+    # that Slack's own front end never causes.
+    request_queue_size = 128
 
     def __init__(self, fake: SlackFake) -> None:
         self.fake = fake

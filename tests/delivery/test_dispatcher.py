@@ -515,9 +515,10 @@ def test_a_row_taken_between_read_and_claim_is_not_taken_again(
         other_replica = dispatcher(theirs_engine, clock, theirs)
 
         class Interrupted(Dispatcher):
-            def _take(self, conn: Any, candidate: Any, lease: datetime) -> bool:  # type: ignore[override]
-                other_replica.run_once()
-                return Dispatcher._take(conn, candidate, lease)
+            def _take_rows(self, conn: Any, rows: Any, lease: datetime) -> Any:
+                assert [r.id for r in rows] == [outbox_id]  # read as a candidate...
+                other_replica.run_once()  # ... then sent by another replica
+                return super()._take_rows(conn, rows, lease)
 
         slow = Interrupted(ours_engine, {"slack": ours}, clock=clock)
         slow.run_once()

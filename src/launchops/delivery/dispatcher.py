@@ -1,37 +1,50 @@
 """Delivering outbox rows: claim them, hand them to the platform's Sender, record the outcome.
 
 Every replica runs a Dispatcher over the same database, so a row is first *claimed*: set to
-`sending` with a lease, `claimed_until`. Candidates are read (on PostgreSQL with
-`FOR UPDATE SKIP LOCKED`, so concurrent claimers pass each other by) and each is taken with a
-compare-and-set UPDATE that only succeeds if the row is still as it was read: on SQLite,
-where there are no row locks, that check alone keeps two claimers from taking one row. The
-lease doubles as a fencing token: after sending, the outcome is written only if the row still
-carries our `claimed_until`, so a dispatcher that stalled past its lease cannot overwrite the
-work of the one that took the row over. A crashed claimer's rows come back when the lease
-runs out, so delivery is at-least-once: a message goes out twice only if a send outlives
-`claim_ttl` or the process dies between sending and recording. Keep `claim_ttl` well above
-the senders' HTTP timeouts.
+`sending` with a lease, `claimed_until` (delivery/claims.py says how two claimers never take
+one row). The lease doubles as a fencing token: an outcome is written only if the row still
+carries our `claimed_until` (delivery/recording.py), so a dispatcher that stalled past its
+lease cannot overwrite the work of the one that took the row over. A crashed claimer's rows
+come back when the lease runs out, so delivery is at-least-once: a message goes out twice
+only if a send outlives `claim_ttl` or the process dies between sending and recording. Keep
+`claim_ttl` well above the senders' HTTP timeouts.
+
+Claimed rows are sent by a few workers at once (delivery/lanes.py: one conversation at a
+time each, pages first) within the platform's limits (delivery/pacing.py), and their outcomes
+written in batches by the thread that claims: a P0's pages cost little more than the HTTP
+calls themselves.
 """
 
 from __future__ import annotations
 
+import queue
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Final
 
 import structlog
-from pydantic import ValidationError
-from sqlalchemy import Row, Select, Update, and_, exists, func, or_, select, update
+from sqlalchemy import Row, and_, func, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 
-from launchops.delivery.metrics import DELIVERIES, DELIVERY_SECONDS, LAG_SECONDS
-from launchops.delivery.outbox import DEAD, PENDING, SENDING, SENT, outbox_table
-from launchops.delivery.sender import Delivery, PermanentFailure, RetryLater, Sender
-from launchops.messages.reply import Reply
+from launchops.delivery import claims
+from launchops.delivery.claims import ClaimedDelivery
+from launchops.delivery.lanes import Lanes
+from launchops.delivery.metrics import DELIVERIES, DELIVERY_SECONDS
+from launchops.delivery.outbox import PENDING, SENDING, outbox_table
+from launchops.delivery.pacing import Deferred, Pacer
+from launchops.delivery.recording import SENT_EVENT, Outcome, Recorder
+from launchops.delivery.sender import (
+    Delivery,
+    PermanentFailure,
+    RetryLater,
+    Route,
+    RoutedSender,
+    Sender,
+    default_route,
+)
 from launchops.store.db import write_lock
 from launchops.store.types import utcnow
 
@@ -39,31 +52,8 @@ __all__ = ["ClaimedDelivery", "Dispatcher"]
 
 log = structlog.get_logger(__name__)
 
-MAX_ERROR_CHARS: Final = 2000  # the width of outboxmessage.last_error
-
 _o = outbox_table
-
-
-@dataclass(frozen=True, repr=False)
-class ClaimedDelivery(Delivery):
-    """A Delivery as `claim_due` hands it out: with the lease that proves the claim is ours.
-
-    `attempt` is the number of this attempt (1 for the first). Senders see a plain Delivery.
-    """
-
-    claimed_until: datetime | None = None
-    created_at: datetime | None = None
-
-    def __repr__(self) -> str:
-        # Tracebacks that show locals (structlog/rich do) must not print the message text.
-        return (
-            f"ClaimedDelivery(id={self.id}, platform={self.platform!r}, kind={self.kind!r}, "
-            f"attempt={self.attempt})"
-        )
-
-
-def _truncate(text: str) -> str:
-    return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 1] + "…"
+RECORD_LINGER: Final = 0.005  # seconds an outcome waits for others to share its commit
 
 
 class Dispatcher:
@@ -81,14 +71,17 @@ class Dispatcher:
         claim_ttl: float = 60.0,
         batch_size: int = 50,
         poll_interval: float = 1.0,
+        workers: int = 8,
+        max_pace_wait: float = 1.0,
         rng: random.Random | None = None,
         on_dead: Callable[[int, str], None] | None = None,
     ) -> None:
         """`on_dead(outbox_id, error)` is told of each row a sender refused for good (or that
         ran out of attempts), once, after that is recorded: how an undeliverable page reaches
-        the incident it belongs to without the outbox knowing about incidents."""
-        if max_attempts < 1 or batch_size < 1:
-            raise ValueError("max_attempts and batch_size must be at least 1")
+        the incident it belongs to without the outbox knowing about incidents. `workers`
+        sends run at once; a row paced for longer than `max_pace_wait` is handed back."""
+        if max_attempts < 1 or batch_size < 1 or workers < 1:
+            raise ValueError("max_attempts, batch_size and workers must be at least 1")
         if claim_ttl <= 0 or poll_interval <= 0 or base_delay < 0 or max_delay < 0:
             raise ValueError("claim_ttl and poll_interval must be positive, delays not negative")
         self._engine = engine
@@ -100,9 +93,14 @@ class Dispatcher:
         self._claim_ttl = timedelta(seconds=claim_ttl)
         self._batch_size = batch_size
         self._poll_interval = poll_interval
+        self._workers = workers
         self._rng = rng or random.Random()  # jitter needs spread, not secrecy
-        self._on_dead = on_dead
         self._lock_rows = engine.dialect.name == "postgresql"
+        self._recorder = Recorder(engine, clock, on_dead)
+        self._pacer = Pacer(max_wait=max_pace_wait)
+        self._outcomes: queue.SimpleQueue[Outcome] = queue.SimpleQueue()
+        self._lanes = Lanes(workers, self._work)
+        self._pass_lock = threading.Lock()  # one coordinator at a time reads `_outcomes`
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -110,26 +108,25 @@ class Dispatcher:
     # -- claiming -------------------------------------------------------------------------
 
     def claim_due(self, limit: int | None = None) -> list[Delivery]:
-        """Take up to `limit` due rows for this dispatcher's platforms, oldest first.
-
-        Due: `pending` whose time has come, or `sending` whose lease ran out (its claimer
-        crashed); and not waiting for a dependency that is not yet sent, nor behind an older
-        unfinished row with the same `ordering_key`. Rows whose dependency died are buried.
+        """Take up to `limit` due rows for this dispatcher's platforms: pages first, then
+        oldest first. Rows whose dependency died, or whose payload is unreadable, are buried.
         """
         limit = limit or self._batch_size
         now = self._clock()
         lease = now + self._claim_ttl
         with write_lock(self._engine), self._engine.begin() as conn:
-            buried = self._bury_orphans(conn, limit)
-            self._note_missing_senders(conn, limit)
-            seen = conn.execute(self._locked(self._due_rows(now, limit))).all()
-            taken = [row for row in seen if self._take(conn, row, lease)]
-            results = self._dependency_results(conn, taken)
+            buried = claims.bury_orphans(conn, limit, self._lock_rows)
+            claims.note_missing_senders(conn, self._senders, limit, self._lock_rows)
+            due = claims.due_rows(self._senders, now, limit)
+            seen = conn.execute(claims.locked(due, self._lock_rows)).all()
+            taken = self._take_rows(conn, seen, lease)
+            results = claims.dependency_results(conn, taken)
             deliveries: list[Delivery] = []
             for row in taken:
-                reply = self._parse_reply(row.payload)
+                reply = claims.parse_reply(row.payload)
                 if isinstance(reply, str):  # written by an incompatible version: unsendable
-                    conn.execute(self._dead_values(update(_o).where(_o.c.id == row.id), reply))
+                    dead = claims.dead_values(update(_o).where(_o.c.id == row.id), reply)
+                    conn.execute(dead)
                     buried.append((row.id, row.platform, reply))
                     continue
                 extra: dict[str, Any] = {}
@@ -147,6 +144,7 @@ class Dispatcher:
                         extra=extra,
                         claimed_until=lease,
                         created_at=row.created_at,
+                        priority=row.priority,
                     )
                 )
         for outbox_id, platform, error in buried:
@@ -154,45 +152,26 @@ class Dispatcher:
             log.error("outbox.dead", outbox_id=outbox_id, platform=platform, error=error)
         return deliveries
 
-    @staticmethod
-    def _parse_reply(payload: Any) -> Reply | str:
-        """The stored Reply, or why it is not one (naming fields only: no message text)."""
-        try:
-            return Reply.model_validate(payload)
-        except ValidationError as exc:
-            places = ", ".join(".".join(map(str, e["loc"])) for e in exc.errors())
-            return f"payload is not a valid Reply (at {places or 'top level'})"
-
-    def _locked(self, query: Select[Any]) -> Select[Any]:
-        """PostgreSQL: lock what we read and skip rows another claimer holds (SQLite: no-op)."""
-        return query.with_for_update(skip_locked=True, of=_o) if self._lock_rows else query
-
-    def _due_rows(self, now: datetime, limit: int) -> Select[Any]:
-        dependency = _o.alias("dependency")
-        earlier = _o.alias("earlier")
-        dependency_sent = exists().where(
-            dependency.c.id == _o.c.depends_on, dependency.c.status == SENT
-        )
-        # NULL = NULL is not true, so rows without an ordering_key never wait here.
-        behind_earlier = exists().where(
-            earlier.c.ordering_key == _o.c.ordering_key,
-            earlier.c.id < _o.c.id,
-            earlier.c.status.in_((PENDING, SENDING)),
-        )
-        return (
-            select(_o)
-            .where(
-                _o.c.platform.in_(self._senders),
-                or_(
-                    and_(_o.c.status == PENDING, _o.c.next_attempt_at <= now),
-                    and_(_o.c.status == SENDING, _o.c.claimed_until < now),
-                ),
-                or_(_o.c.depends_on.is_(None), dependency_sent),
-                ~behind_earlier,
+    def _take_rows(
+        self, conn: Connection, rows: Sequence[Row[Any]], lease: datetime
+    ) -> list[Row[Any]]:
+        """Claim the rows nobody changed since we read them. Pending rows (nearly all) are
+        taken by one compare-and-set UPDATE … RETURNING; expired leases one by one."""
+        fresh = [r.id for r in rows if r.status == PENDING and r.claimed_until is None]
+        taken: set[int] = set()
+        if fresh:
+            taken.update(
+                conn.execute(
+                    update(_o)
+                    .where(_o.c.id.in_(fresh), _o.c.status == PENDING, _o.c.claimed_until.is_(None))
+                    .values(status=SENDING, claimed_until=lease)
+                    .returning(_o.c.id)
+                ).scalars()
             )
-            .order_by(_o.c.id)
-            .limit(limit)
-        )
+        for row in rows:
+            if row.id not in fresh and self._take(conn, row, lease):
+                taken.add(row.id)
+        return [row for row in rows if row.id in taken]
 
     @staticmethod
     def _take(conn: Connection, row: Row[Any], lease: datetime) -> bool:
@@ -208,61 +187,6 @@ class Dispatcher:
         )
         return taken.rowcount == 1
 
-    @staticmethod
-    def _dependency_results(
-        conn: Connection, rows: Sequence[Row[Any]]
-    ) -> dict[int, dict[str, Any] | None]:
-        wanted = {row.depends_on for row in rows if row.depends_on is not None}
-        if not wanted:
-            return {}
-        found = conn.execute(select(_o.c.id, _o.c.result).where(_o.c.id.in_(wanted)))
-        return {row.id: row.result for row in found}
-
-    def _bury_orphans(self, conn: Connection, limit: int) -> list[tuple[int, str, str]]:
-        """Pending rows whose dependency is dead (or missing) can never be sent: mark them dead."""
-        dependency = _o.alias("dependency")
-        alive = exists().where(dependency.c.id == _o.c.depends_on, dependency.c.status != DEAD)
-        orphans = conn.execute(
-            self._locked(
-                select(_o.c.id, _o.c.platform, _o.c.depends_on)
-                .where(_o.c.status == PENDING, _o.c.depends_on.is_not(None), ~alive)
-                .order_by(_o.c.id)
-                .limit(limit)
-            )
-        ).all()
-        buried = []
-        for row in orphans:
-            error = f"dependency outbox #{row.depends_on} is dead or missing"
-            pending = update(_o).where(_o.c.id == row.id, _o.c.status == PENDING)
-            if conn.execute(self._dead_values(pending, error)).rowcount == 1:
-                buried.append((row.id, row.platform, error))
-        return buried
-
-    def _note_missing_senders(self, conn: Connection, limit: int) -> None:
-        """Say on the row why it waits: no adapter for its platform is configured here.
-
-        Such rows are never claimed by this dispatcher (so they cannot crowd out the rows it
-        can send) and stay pending for a replica, or a later start, that has the sender.
-        """
-        unnoted = conn.execute(
-            self._locked(
-                select(_o.c.id, _o.c.platform)
-                .where(
-                    _o.c.status == PENDING,
-                    _o.c.platform.not_in(self._senders),
-                    or_(_o.c.last_error.is_(None), _o.c.last_error.not_like("no sender for %")),
-                )
-                .limit(limit)
-            )
-        ).all()
-        for row in unnoted:
-            conn.execute(
-                update(_o)
-                .where(_o.c.id == row.id, _o.c.status == PENDING)
-                .values(last_error=f"no sender for {row.platform}")
-            )
-            log.warning("outbox.no_sender", outbox_id=row.id, platform=row.platform)
-
     # -- delivering -----------------------------------------------------------------------
 
     def deliver(self, delivery: Delivery) -> bool:
@@ -273,161 +197,142 @@ class Dispatcher:
         """
         if not isinstance(delivery, ClaimedDelivery) or delivery.claimed_until is None:
             raise TypeError("deliver() takes a delivery returned by claim_due()")
-        platform = delivery.platform
-        sender = self._senders.get(platform)
-        if sender is None:
-            self._release(delivery, last_error=f"no sender for {platform}")
-            log.warning("outbox.no_sender", outbox_id=delivery.id, platform=platform)
-            return False
-        started = time.perf_counter()
-        try:
-            result = sender.send(delivery)
-        except RetryLater as exc:
-            return self._retry(delivery, exc.reason, exc.after_seconds, trace=False)
-        except PermanentFailure as exc:
-            return self._give_up(delivery, str(exc) or type(exc).__name__)
-        except Exception as exc:  # a bug or an outage in the sender is transient for us
-            return self._retry(delivery, f"{type(exc).__name__}: {exc}", None, trace=True)
-        finally:
-            DELIVERY_SECONDS.labels(platform=platform).observe(time.perf_counter() - started)
-        return self._record_sent(delivery, result)
+        outcome = self._attempt(delivery)
+        return self._recorder.record([outcome]) == [True] and outcome.event == SENT_EVENT
 
     def backoff(self, attempts: int) -> float:
         """Exponential backoff with full jitter, capped at max_delay: spreads retry storms."""
         ceiling = min(self._max_delay, self._base_delay * 2.0 ** min(attempts - 1, 64))
         return self._rng.uniform(0.0, ceiling)
 
-    def _record_sent(self, delivery: ClaimedDelivery, result: dict[str, Any]) -> bool:
-        now = self._clock()
-        recorded = self._settle(
-            delivery,
-            status=SENT,
-            sent_at=now,
-            result=dict(result or {}),
-            attempts=_o.c.attempts + 1,
-            claimed_until=None,
-        )
-        if recorded:
-            DELIVERIES.labels(platform=delivery.platform, outcome="sent").inc()
-            if delivery.created_at is not None:
-                lag = max(0.0, (now - delivery.created_at).total_seconds())
-                LAG_SECONDS.labels(platform=delivery.platform).observe(lag)
-            log.info(
-                "outbox.sent",
-                outbox_id=delivery.id,
-                platform=delivery.platform,
-                kind=delivery.kind,
-                attempt=delivery.attempt,
-            )
-        return recorded
+    def _route(self, delivery: Delivery) -> Route:
+        sender = self._senders.get(delivery.platform)
+        if isinstance(sender, RoutedSender):
+            return sender.route(delivery)
+        return default_route(delivery)
+
+    def _attempt(self, delivery: ClaimedDelivery) -> Outcome:
+        """Wait for the platform's limits, send, and say what to record (nothing written)."""
+        platform = delivery.platform
+        sender = self._senders.get(platform)
+        if sender is None:
+            return Outcome.released(delivery, last_error=f"no sender for {platform}")
+        route = self._route(delivery)
+        limits = sender.limits if isinstance(sender, RoutedSender) else {}
+        admitted = self._pacer.admit(platform, route, limits, self._clock())
+        if isinstance(admitted, Deferred):
+            return Outcome.released(delivery, last_error=admitted.reason, due=admitted.until)
+        if admitted.wait > 0 and self._stopping.wait(admitted.wait):
+            return Outcome.released(delivery)
+        started = time.perf_counter()
+        try:
+            result = sender.send(delivery)
+        except RetryLater as exc:
+            if exc.method is not None and exc.after_seconds:
+                until = self._clock() + timedelta(seconds=exc.after_seconds)
+                self._pacer.hold(platform, exc.method, until)
+            return self._retry(delivery, exc.reason, exc.after_seconds)
+        except PermanentFailure as exc:
+            return Outcome.dead(delivery, str(exc) or type(exc).__name__)
+        except Exception as exc:  # a bug or an outage in the sender is transient for us
+            return self._retry(delivery, f"{type(exc).__name__}: {exc}", None, trace=exc)
+        finally:
+            DELIVERY_SECONDS.labels(platform=platform).observe(time.perf_counter() - started)
+        return Outcome.sent(delivery, result, self._clock())
 
     def _retry(
-        self, delivery: ClaimedDelivery, reason: str, after: float | None, *, trace: bool
-    ) -> bool:
+        self,
+        delivery: ClaimedDelivery,
+        reason: str,
+        after: float | None,
+        *,
+        trace: BaseException | None = None,
+    ) -> Outcome:
         """Back to pending; a platform's Retry-After is a floor that jitter never undercuts."""
         if delivery.attempt >= self._max_attempts:
-            return self._give_up(delivery, f"gave up after {delivery.attempt} attempts: {reason}")
+            return Outcome.dead(delivery, f"gave up after {delivery.attempt} attempts: {reason}")
         delay = max(after or 0.0, self.backoff(delivery.attempt))
-        recorded = self._settle(
-            delivery,
-            status=PENDING,
-            attempts=_o.c.attempts + 1,
-            next_attempt_at=self._clock() + timedelta(seconds=delay),
-            claimed_until=None,
-            last_error=_truncate(reason),
-        )
-        if recorded:
-            DELIVERIES.labels(platform=delivery.platform, outcome="retry").inc()
-            log.warning(
-                "outbox.retry",
-                outbox_id=delivery.id,
-                platform=delivery.platform,
-                attempt=delivery.attempt,
-                delay_seconds=round(delay, 3),
-                reason=reason,
-                exc_info=trace,
-            )
-        return False
+        due = self._clock() + timedelta(seconds=delay)
+        return Outcome.retry(delivery, reason, due, delay, trace=trace)
 
-    def _give_up(self, delivery: ClaimedDelivery, error: str) -> bool:
-        recorded = self._settle(
-            delivery,
-            status=DEAD,
-            attempts=_o.c.attempts + 1,
-            claimed_until=None,
-            last_error=_truncate(error),
-        )
-        if recorded:
-            DELIVERIES.labels(platform=delivery.platform, outcome="dead").inc()
-            log.error(
-                "outbox.dead",
-                outbox_id=delivery.id,
-                platform=delivery.platform,
-                attempt=delivery.attempt,
-                error=error,
-            )
-            self._tell_dead(delivery.id, error)
-        return False
-
-    def _tell_dead(self, outbox_id: int, error: str) -> None:
-        if self._on_dead is None:
-            return
+    def _work(self, delivery: ClaimedDelivery) -> None:
+        """Run on a lane worker: always hands the coordinator exactly one outcome."""
         try:
-            self._on_dead(outbox_id, error)
-        except Exception:  # the row is recorded dead either way; never kill the loop
-            log.exception("outbox.on_dead_failed", outbox_id=outbox_id)
-
-    def _release(self, delivery: ClaimedDelivery, *, last_error: str | None = None) -> None:
-        """Hand a claim back untried: no attempt is counted and it is due again at once."""
-        self._settle(delivery, status=PENDING, claimed_until=None, last_error=last_error)
-
-    @staticmethod
-    def _dead_values(statement: Update, error: str) -> Update:
-        return statement.values(status=DEAD, claimed_until=None, last_error=_truncate(error))
-
-    def _settle(self, delivery: ClaimedDelivery, **values: Any) -> bool:
-        """Write an outcome only while our lease still holds; otherwise log and skip it."""
-        claimed_by_us = update(_o).where(
-            _o.c.id == delivery.id,
-            _o.c.status == SENDING,
-            _o.c.claimed_until == delivery.claimed_until,
-        )
-        with write_lock(self._engine), self._engine.begin() as conn:
-            recorded = conn.execute(claimed_by_us.values(**values)).rowcount == 1
-        if not recorded:
-            log.warning(
-                "outbox.claim_lost",
-                outbox_id=delivery.id,
-                platform=delivery.platform,
-                attempt=delivery.attempt,
-            )
-        return recorded
+            if self._stopping.is_set():  # stop(): hand back what has not started
+                outcome = Outcome.released(delivery)
+            else:
+                outcome = self._attempt(delivery)
+        except Exception as exc:  # pacing or the clock failed: retry the row like any error
+            outcome = self._retry(delivery, f"{type(exc).__name__}: {exc}", None, trace=exc)
+        self._outcomes.put(outcome)
 
     # -- running --------------------------------------------------------------------------
 
     def run_once(self) -> int:
         """Claim one batch and deliver it; returns how many messages were sent."""
-        return self._run_batch()[1]
+        return self._pump(keep_claiming=False)[1]
 
-    def _run_batch(self, *, stoppable: bool = False) -> tuple[int, int]:
-        """(claimed, sent). A stoppable batch hands back what it has not started on stop()."""
-        deliveries = self.claim_due(self._batch_size)
-        sent = 0
-        for index, delivery in enumerate(deliveries):
-            if stoppable and self._stopping.is_set():
-                self._release_all(deliveries[index:])
-                break
+    def _pump(self, *, keep_claiming: bool, stoppable: bool = False) -> tuple[int, int]:
+        """(claimed, sent). Claims a batch, hands it to the lanes and records outcomes as
+        they come; with `keep_claiming`, tops the lanes up (at half a batch, or on wake())
+        until nothing is due. A stoppable pump hands back what it has not started on stop()."""
+        with self._pass_lock:
+            claimed = sent = outstanding = 0
+            refill, exhausted = True, False
+            while refill or outstanding:
+                if refill:
+                    refill = False
+                    self._wake.clear()  # before claiming: a later wake() is not lost
+                    wanted = self._batch_size - outstanding
+                    taken = self._submit(wanted)
+                    exhausted = taken < wanted  # claim again only once more may be due
+                    claimed += taken
+                    outstanding += taken
+                    if not outstanding:
+                        break
+                outcomes = self._collect(outstanding)
+                if stoppable and self._stopping.is_set():
+                    returned = self._lanes.take_waiting()
+                    outcomes += [Outcome.released(d) for d in returned]
+                outstanding -= len(outcomes)
+                sent += self._record(outcomes)
+                stopped = stoppable and self._stopping.is_set()
+                low = outstanding <= self._batch_size // 2 and not exhausted
+                refill = keep_claiming and not stopped and (low or self._wake.is_set())
+            return claimed, sent
+
+    def _collect(self, outstanding: int) -> list[Outcome]:
+        """The next outcome, and any others arriving within RECORD_LINGER: one commit for
+        several sends, since a commit costs about as much CPU as the send it records."""
+        outcomes = [self._outcomes.get()]
+        deadline = time.monotonic() + RECORD_LINGER
+        while len(outcomes) < outstanding:
             try:
-                if self.deliver(delivery):
-                    sent += 1
-            except Exception:  # the store failed; the lease brings the row back later
-                log.exception("outbox.deliver_failed", outbox_id=delivery.id)
-        return len(deliveries), sent
+                outcomes.append(self._outcomes.get(timeout=max(deadline - time.monotonic(), 0)))
+            except queue.Empty:
+                break
+        return outcomes
 
-    def _release_all(self, deliveries: Iterable[Delivery]) -> None:
+    def _submit(self, limit: int) -> int:
+        if limit <= 0:
+            return 0
+        try:
+            deliveries = self.claim_due(limit)
+        except Exception:  # the store is down: finish what is out, poll again later
+            log.exception("outbox.claim_failed")
+            return 0
         for delivery in deliveries:
-            if isinstance(delivery, ClaimedDelivery):
-                self._release(delivery)
+            assert isinstance(delivery, ClaimedDelivery)
+            self._lanes.submit(self._route(delivery).conversation, delivery)
+        return len(deliveries)
+
+    def _record(self, outcomes: list[Outcome]) -> int:
+        try:
+            written = self._recorder.record(outcomes)
+        except Exception:  # the store failed; the lease brings these rows back later
+            log.exception("outbox.record_failed", outbox_ids=[o.delivery.id for o in outcomes])
+            return 0
+        return sum(ok and o.event == SENT_EVENT for o, ok in zip(outcomes, written, strict=True))
 
     def start(self) -> None:
         """Deliver from a daemon thread until `stop()`; `wake()` cuts the poll wait short."""
@@ -444,7 +349,7 @@ class Dispatcher:
         self._wake.set()
 
     def stop(self, timeout: float | None = 10.0) -> bool:
-        """Stop the thread after its current send; True once it has exited."""
+        """Stop the thread after the sends in flight; True once it has exited."""
         thread = self._thread
         if thread is None:
             return True
@@ -455,18 +360,17 @@ class Dispatcher:
             log.warning("outbox.stop_timeout", timeout=timeout)
             return False
         self._thread = None
+        self._stopping.clear()  # run_once() and drain() still work on a stopped dispatcher
         return True
 
     def _loop(self) -> None:
         while not self._stopping.is_set():
-            # Cleared before the batch, so a wake() arriving during it is not lost.
-            self._wake.clear()
             try:
-                claimed, _ = self._run_batch(stoppable=True)
-            except Exception:  # the store is down: keep polling, never kill the thread
+                claimed, _ = self._pump(keep_claiming=True, stoppable=True)
+            except Exception:  # never kill the thread
                 log.exception("outbox.loop_failed")
                 claimed = 0
-            if claimed < self._batch_size:  # a full batch means more may be due right now
+            if claimed == 0:
                 self._wake.wait(self._poll_interval)
 
     def drain(self, timeout: float = 10.0) -> bool:
@@ -477,7 +381,7 @@ class Dispatcher:
         """
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            claimed, _ = self._run_batch()
+            claimed, _ = self._pump(keep_claiming=True)
             if claimed:
                 continue
             soon, unfinished = self._outstanding(self._clock() + timedelta(seconds=timeout))

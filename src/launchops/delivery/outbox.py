@@ -22,6 +22,10 @@ from launchops.store.types import utcnow
 __all__ = [
     "DEAD",
     "PENDING",
+    "PRIORITY_BULK",
+    "PRIORITY_INCIDENT",
+    "PRIORITY_NORMAL",
+    "PRIORITY_PAGE",
     "SENDING",
     "SENT",
     "enqueue",
@@ -34,6 +38,13 @@ PENDING: Final = "pending"  # waiting for its time (next_attempt_at), its depend
 SENDING: Final = "sending"  # claimed by a dispatcher until claimed_until
 SENT: Final = "sent"  # delivered; `result` holds what the platform returned
 DEAD: Final = "dead"  # given up; `last_error` says why
+
+# Claimed highest first, oldest first within a level (DESIGN.md §5 "Pages first"). The caller
+# says what a message is: the outbox never guesses it from keys or kinds.
+PRIORITY_PAGE: Final = 30  # a page or escalation to a person: someone must act now
+PRIORITY_INCIDENT: Final = 20  # incident cards, their edits and thread notes
+PRIORITY_NORMAL: Final = 10  # answers, approvals, reminders
+PRIORITY_BULK: Final = 0  # digests and reports: may wait behind everything else
 
 # SQLModel does not declare `__table__` to type checkers, though every table model has one.
 outbox_table: Final[Table] = OutboxMessage.__table__  # type: ignore[attr-defined]
@@ -52,6 +63,7 @@ def enqueue(
     ordering_key: str | None = None,
     locale: str = "en",
     not_before: datetime | None = None,
+    priority: int = PRIORITY_NORMAL,
 ) -> int | None:
     """Add one message to the outbox inside `session`'s transaction; returns its id.
 
@@ -62,7 +74,8 @@ def enqueue(
 
     `depends_on` names an earlier outbox row whose result this one needs (an `update` needs
     the `ts` of its `post`); `ordering_key` (e.g. one per thread) makes rows sharing it go out
-    in id order; `not_before` delays the first attempt.
+    in id order; `not_before` delays the first attempt; `priority` (PRIORITY_*) decides
+    which due rows are claimed first.
     """
     now = utcnow()
     values: dict[str, Any] = {
@@ -78,6 +91,7 @@ def enqueue(
         "depends_on": depends_on,
         "locale": locale,
         "ordering_key": ordering_key,
+        "priority": priority,
     }
     dialect = session.get_bind().dialect.name
     statement: postgresql.Insert | sqlite.Insert

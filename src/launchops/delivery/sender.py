@@ -6,8 +6,9 @@ by the row's platform and reads the outcome from what the sender returns or rais
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from launchops.messages.reply import Reply
 
@@ -33,16 +34,65 @@ class Delivery:
 
 
 class RetryLater(Exception):
-    """The platform asked us to wait (HTTP 429) or failed transiently (5xx, network)."""
+    """The platform asked us to wait (HTTP 429) or failed transiently (5xx, network).
 
-    def __init__(self, reason: str, after_seconds: float | None = None) -> None:
+    `method` names the API method that was rate limited: with `after_seconds`, every row
+    that calls that method waits it out, not only this one (see delivery/pacing.py).
+    """
+
+    def __init__(
+        self, reason: str, after_seconds: float | None = None, *, method: str | None = None
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.after_seconds = after_seconds
+        self.method = method
 
 
 class PermanentFailure(Exception):
     """Retrying cannot help (channel not found, bot removed, bad request)."""
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where a delivery lands and which API methods sending it calls.
+
+    Rows with one `conversation` are sent one at a time, in claim order; `methods` are what
+    a rate-limited method holds back and what per-conversation pacing counts.
+    """
+
+    conversation: str
+    methods: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Limit:
+    """A platform's documented pace for one method in one conversation: `per_second`
+    sustained, `burst` at once (e.g. Slack chat.postMessage: about 1 a second a channel)."""
+
+    per_second: float
+    burst: int = 1
+
+
+@runtime_checkable
+class RoutedSender(Protocol):
+    """A Sender that can say, before sending, where a delivery goes and how fast it may."""
+
+    platform: str
+    limits: Mapping[str, Limit]
+
+    def route(self, delivery: Delivery) -> Route: ...
+
+    def send(self, delivery: Delivery) -> dict[str, Any]: ...
+
+
+def default_route(delivery: Delivery) -> Route:
+    """For senders that do not route: the destination's own address, else the row alone."""
+    where = delivery.destination
+    for key in ("channel", "conversation", "user", "response_url"):
+        if where.get(key):
+            return Route(f"{key}:{where[key]}")
+    return Route(f"outbox:{delivery.id}")
 
 
 class Sender(Protocol):

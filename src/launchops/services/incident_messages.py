@@ -150,6 +150,7 @@ class IncidentMessenger:
                     channel=person_id,
                     person_id=person_id,
                     step=step,
+                    priority=outbox.PRIORITY_PAGE,
                 ):
                     sent = True
             (paged if sent else unreachable).append(person.name)
@@ -211,6 +212,7 @@ class IncidentMessenger:
             locale=self._locale,
             depends_on=room,
             dedupe_key=f"incident:{incident.id}:invite:{step}:{','.join(users)}"[:255],
+            priority=outbox.PRIORITY_INCIDENT,
         )
 
     def post_cards(self, session: Session, incident: Incident, team_ids: list[str]) -> list[str]:
@@ -268,6 +270,7 @@ class IncidentMessenger:
                 locale=message.locale,
                 depends_on=message.outbox_id,
                 ordering_key=order,
+                priority=outbox.PRIORITY_INCIDENT,
             )
             if note_key and message.person_id is None:
                 kind = "respond" if message.platform == "teams" else "post"
@@ -280,6 +283,7 @@ class IncidentMessenger:
                     locale=message.locale,
                     depends_on=message.outbox_id,
                     ordering_key=order,
+                    priority=outbox.PRIORITY_INCIDENT,
                 )
 
 
@@ -296,10 +300,12 @@ def _post_card(
     channel: str,
     person_id: str | None = None,
     step: int = 0,
+    priority: int = outbox.PRIORITY_INCIDENT,
 ) -> bool:
     """Queue one incident card and remember it, so later changes edit it in place.
 
-    False when `dedupe_key` was queued before (the card is already out there)."""
+    False when `dedupe_key` was queued before (the card is already out there). A page
+    (a card DMed to a person) passes PRIORITY_PAGE; channel cards go just behind pages."""
     assert incident.id is not None
     outbox_id = outbox.enqueue(
         session,
@@ -309,6 +315,7 @@ def _post_card(
         reply=reply,
         locale=locale,
         dedupe_key=dedupe_key,
+        priority=priority,
     )
     if outbox_id is None:
         return False

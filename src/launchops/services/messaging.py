@@ -39,8 +39,12 @@ class MessagingService:
         reply: Reply,
         locale: str = "en",
         dedupe_key: str | None = None,
+        priority: int = outbox.PRIORITY_NORMAL,
     ) -> int | None:
-        """Queue one message; None when `dedupe_key` was queued before (a retried request)."""
+        """Queue one message; None when `dedupe_key` was queued before (a retried request).
+
+        `priority`: outbox.PRIORITY_BULK for digests and reports, so they never hold up a page.
+        """
         with session_scope(self._engine) as session:
             message_id = outbox.enqueue(
                 session,
@@ -50,6 +54,7 @@ class MessagingService:
                 reply=reply,
                 dedupe_key=dedupe_key,
                 locale=locale,
+                priority=priority,
             )
         if message_id is not None:
             self._on_enqueue()

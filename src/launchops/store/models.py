@@ -125,6 +125,7 @@ class OutboxMessage(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("dedupe_key", name="uq_outbox_dedupe_key"),
         Index("ix_outbox_due", "status", "next_attempt_at"),
+        Index("ix_outbox_claim_order", "status", "priority", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -144,6 +145,9 @@ class OutboxMessage(SQLModel, table=True):
     depends_on: int | None = None  # an earlier outbox id whose `result` this row needs
     locale: str = Field(default="en", max_length=8)
     ordering_key: str | None = Field(default=None, max_length=255, index=True)
+    # Claimed highest first (delivery/outbox.py names the levels): a page never queues
+    # behind a burst of digests. Rows written before it existed count as PRIORITY_NORMAL.
+    priority: int = Field(default=10, sa_column_kwargs={"server_default": text("10")})
 
 
 _OPEN_INCIDENT = text("status != 'resolved'")

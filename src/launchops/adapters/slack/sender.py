@@ -7,7 +7,7 @@ the card) and `invite` (more people into the channel its dependency created).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 import structlog
 from slack_sdk import WebClient
@@ -15,7 +15,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
 from launchops.adapters.slack.render import render
-from launchops.delivery.sender import Delivery, PermanentFailure, RetryLater
+from launchops.delivery.sender import Delivery, Limit, PermanentFailure, RetryLater, Route
 
 log = structlog.get_logger(__name__)
 MAX_LIST_PAGES = 20  # conversations.list pages searched for a channel we created earlier
@@ -40,19 +40,60 @@ def _retry_after(headers: Any) -> float | None:
         return None
 
 
-def _classify(status: int, error: str, headers: Any) -> Exception:
+# Slack's documented pace for posting: about one message a second in a channel, short bursts
+# allowed (https://api.slack.com/methods/chat.postMessage#rate_limiting). A DM is a channel of
+# its own, so a fan-out of pages is not slowed; tiered methods are held back by 429s only.
+LIMITS: Final = {"chat.postMessage": Limit(per_second=1.0, burst=4)}
+
+# The Web API methods each outbox kind calls (a `respond` goes to a response_url instead).
+_METHODS: Final = {
+    "dm": ("conversations.open", "chat.postMessage"),
+    "ephemeral": ("chat.postEphemeral",),
+    "update": ("chat.update",),
+    "channel": ("conversations.create", "conversations.invite", "chat.postMessage"),
+    "invite": ("conversations.invite",),
+    "post": ("chat.postMessage",),
+}
+
+
+def _method_of(api_url: Any) -> str | None:
+    """`https://slack.com/api/chat.postMessage` → `chat.postMessage`."""
+    if not isinstance(api_url, str) or "/" not in api_url:
+        return None
+    return api_url.rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0] or None
+
+
+def _classify(status: int, error: str, headers: Any, method: str | None = None) -> Exception:
     if status == 429 or error == "ratelimited":
-        return RetryLater(f"rate limited ({error or status})", _retry_after(headers))
+        return RetryLater(f"rate limited ({error or status})", _retry_after(headers), method=method)
     if status >= 500 or error in _TRANSIENT_ERRORS:
         return RetryLater(f"Slack answered {status} {error}".strip())
     return PermanentFailure(f"Slack answered {status} {error}".strip())
 
 
 class SlackSender:
+    """Safe to call from several delivery workers at once: slack_sdk's WebClient keeps no
+    per-call state, and a response_url gets a client of its own per call."""
+
     platform = "slack"
+    limits = LIMITS
 
     def __init__(self, client: WebClient) -> None:
         self._client = client
+
+    def route(self, delivery: Delivery) -> Route:
+        """Where the row lands (a DM counts as its own channel) and the methods it calls."""
+        where = delivery.destination
+        previous = delivery.extra.get("depends_on_result") or {}
+        if delivery.kind == "respond":
+            return Route(f"response_url:{where.get('response_url')}")
+        if delivery.kind == "dm":
+            return Route(f"user:{where.get('user')}", _METHODS["dm"])
+        if delivery.kind == "channel":
+            return Route(f"room:{where.get('name')}", _METHODS["channel"])
+        channel = where.get("channel") or previous.get("channel")
+        conversation = f"channel:{channel}" if channel else f"outbox:{delivery.id}"
+        return Route(conversation, _METHODS.get(delivery.kind, ()))
 
     def send(self, delivery: Delivery) -> dict[str, Any]:
         try:
@@ -60,7 +101,10 @@ class SlackSender:
         except SlackApiError as exc:
             response = exc.response
             raise _classify(
-                response.status_code, str(response.get("error") or ""), response.headers
+                response.status_code,
+                str(response.get("error") or ""),
+                response.headers,
+                _method_of(getattr(response, "api_url", None)),
             ) from exc
         except OSError as exc:  # connection refused/reset, timeouts
             raise RetryLater(f"network error: {exc}") from exc
