@@ -23,7 +23,7 @@ class Options:
     # A miss scores every name in rapidfuzz (~30 ms at 10,000 components on a 2-core box), so
     # 2,000 of them would make the run too long to wait for; 500 still give a readable p99.
     fuzzy_lookups: int = 500
-    # incident_ack: signed `/incident` requests per case, and how many are in flight at once.
+    # slack_ack: signed slash commands per case, and how many are in flight at once.
     ack_requests: int = 2_000
     ack_concurrency: int = 16
     # page_fanout: the people one P0 pages (on-call rotas of five).

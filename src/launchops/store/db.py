@@ -28,6 +28,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         database = parsed.database
         if database and database != ":memory:":
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        # Every web worker thread may hold a connection while it waits for the write lock
+        # (its reads come first), so the pool must outnumber the threads that can wait.
+        if database and database != ":memory:" and "poolclass" not in kwargs:
+            kwargs.setdefault("pool_size", 20)
+            kwargs.setdefault("max_overflow", 60)
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
         )
@@ -54,10 +59,12 @@ _SQLITE_WRITERS_GUARD = threading.Lock()
 
 
 def write_lock(engine: Engine) -> AbstractContextManager[Any]:
-    """Hold around any transaction that writes to `engine` (a no-op off SQLite)."""
-    if engine.dialect.name != "sqlite":
-        return nullcontext()
-    return _lock_of(engine)
+    """Formerly held around a writing transaction; now a no-op kept for its callers. The
+    engine takes the lock itself at a transaction's first write (`_lock_only_to_write`), and
+    a lock taken before a pool checkout could wait on connections held by threads that wait
+    for the lock (lock → connection here, connection → lock there: a deadlock)."""
+    del engine
+    return nullcontext()
 
 
 def _lock_of(engine: Engine) -> threading.RLock:

@@ -1,0 +1,210 @@
+"""Slack slash-command ack latency: LaunchOps beside a bare slack_bolt endpoint, same run.
+
+Two series, each signed slash commands over keep-alive connections with 16 in flight:
+`/owner rag`, a question (answered in the ack body, writing nothing), and `/incident p3 …`,
+a declaration (committed, with its audit line, before the ack; P3 pages nobody, so the
+figure is the declaration's own path). The baseline is bolt itself (bench/_bare_ack.py):
+the same command routed by slack_bolt to a listener that acks with an ephemeral answer,
+after committing one row to a WAL SQLite file for `/incident`. Both servers run as
+`launchops serve` runs the bot (uvicorn.run, one process); the bot has its dispatcher,
+scheduler and a loopback Slack Web API (its own process). CPU per request is the server
+process's own CPU time over the timed requests, read from /proc.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlencode
+
+from slack_sdk.signature import SignatureVerifier
+from sqlmodel import Session, col, func, select
+
+from bench import Options
+from bench._ack_driver import REPO, Server, cpu_seconds, drive, serving, slack_fake_process
+from bench.owner_lookup import postgres_database, sig3
+from launchops.store import make_engine
+from launchops.store.models import Incident
+
+CONFIG_DIR = REPO / "config"  # the example organisation `make run` loads
+SECRET = "bench-signing-secret"
+BOT_TOKEN = "xoxb-bench-token"
+USERS = ("U0CAROL", "U0CHRIS", "U0ALICE", "U0HENRY", "U0IVY")  # catalog people
+SERVE = (sys.executable, "-c", "from launchops.cli import app; app()", "serve")
+BARE = (sys.executable, "-m", "bench._bare_ack")
+FORM = "application/x-www-form-urlencoded"
+SLACK_ACK_MS = 3000.0  # Slack shows the user an error when the ack takes longer
+SERIES = {"/owner": "rag", "/incident": "p3 retriever: ack bench {tag} {n:06d} slow answers"}
+
+
+@dataclass(frozen=True)
+class Case:
+    label: str
+    samples_ms: tuple[float, ...]
+    outcomes: Mapping[str, int]  # HTTP status or exception name → count
+    wall_s: float
+    cpu_s: float
+
+    @property
+    def errors(self) -> int:
+        return sum(n for outcome, n in self.outcomes.items() if outcome != "200")
+
+    def percentile(self, p: int) -> float:
+        if len(self.samples_ms) == 1:
+            return self.samples_ms[0]
+        return statistics.quantiles(self.samples_ms, n=100, method="inclusive")[p - 1]
+
+
+@dataclass
+class Commands:
+    """Distinct signed slash commands: own trigger_id, own response_url, signed when sent."""
+
+    response_base: str
+    tag: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
+    _numbers: itertools.count[int] = field(default_factory=itertools.count)
+    _verifier: SignatureVerifier = field(default_factory=lambda: SignatureVerifier(SECRET))
+
+    def body(self, command: str) -> bytes:
+        n = next(self._numbers)
+        user = USERS[n % len(USERS)]
+        fields = {
+            "token": "legacy-verification-token",
+            "team_id": "T0BENCH",
+            "channel_id": "C0DATA",
+            "user_id": user,
+            "user_name": user.lower(),
+            "command": command,
+            "text": SERIES[command].format(tag=self.tag, n=n),
+            "api_app_id": "A0LAUNCHOPS",
+            "response_url": f"{self.response_base}{self.tag}-{n}",
+            "trigger_id": f"{int(time.time())}.{n}.{self.tag}{uuid.uuid4().hex}",
+        }
+        return urlencode(fields).encode()
+
+    def sign(self, body: bytes) -> dict[str, str]:
+        ts = str(int(time.time()))
+        signature = self._verifier.generate_signature(timestamp=ts, body=body)
+        assert signature is not None
+        return {
+            "Content-Type": FORM,
+            "X-Slack-Request-Timestamp": ts,
+            "X-Slack-Signature": signature,
+        }
+
+
+def _warmup(options: Options) -> int:
+    return min(100, max(5, options.ack_requests // 10))
+
+
+def measure(server: Server, label: str, command: str, options: Options) -> Case:
+    commands = Commands("http://127.0.0.1:9/response/")
+    warm = [commands.body(command) for _ in range(_warmup(options))]
+    drive(server.url, warm, commands.sign, options.ack_concurrency)
+    timed = [commands.body(command) for _ in range(options.ack_requests)]
+    cpu = cpu_seconds(server.pid)
+    samples, outcomes, wall = drive(server.url, timed, commands.sign, options.ack_concurrency)
+    return Case(label, tuple(samples), outcomes, wall, cpu_seconds(server.pid) - cpu)
+
+
+def _bot_env(database_url: str, fake: str) -> dict[str, str]:
+    return {
+        "LAUNCHOPS_DATABASE_URL": database_url,
+        "LAUNCHOPS_CONFIG_DIR": str(CONFIG_DIR),
+        "LAUNCHOPS_CHAT_PLATFORMS": "slack",
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_API_URL": f"{fake}/api/",
+    }
+
+
+def _declared(database_url: str) -> int:
+    """Incidents the /incident series declared: each must be committed by its ack."""
+    engine = make_engine(database_url)
+    try:
+        with Session(engine) as session:
+            query = select(func.count()).where(col(Incident.title).startswith("ack bench "))
+            return int(session.exec(query).one())
+    finally:
+        engine.dispose()
+
+
+def render(command: str, cases: Sequence[Case]) -> list[str]:
+    base = cases[0]
+    width = max(len(c.label) for c in cases)
+    points = (50, 95, 99)
+    lines = [
+        f"{command} — {'case':<{width - len(command) - 3}} {'n':>6} {'errors':>6} {'>3 s':>4}"
+        f" {'req/s':>6} {'CPU ms/req':>10}"
+        + "".join(f" {f'p{p} ms':>7}" for p in points)
+        + f" {'max ms':>7} {'p50×base':>8} {'p99×base':>8}"
+    ]
+    for case in cases:
+        n = len(case.samples_ms)
+        values = [sig3(case.percentile(p)) if n else "—" for p in points]
+        ratios = [
+            sig3(case.percentile(p) / base.percentile(p)) if n and base.samples_ms else "—"
+            for p in (50, 99)
+        ]
+        rate = sig3(n / case.wall_s) if case.wall_s > 0 else "—"
+        cpu = sig3(case.cpu_s * 1000 / n) if n and case.cpu_s > 0 else "—"
+        late = sum(1 for ms in case.samples_ms if ms > SLACK_ACK_MS)
+        slowest = sig3(max(case.samples_ms)) if n else "—"
+        lines.append(
+            f"{case.label:<{width}} {n:>6,} {case.errors:>6,} {late:>4,} {rate:>6} {cpu:>10}"
+            + "".join(f" {v:>7}" for v in values)
+            + f" {slowest:>7}"
+            + "".join(f" {r:>8}" for r in ratios)
+        )
+        if case.errors:
+            shown = ", ".join(f"{k}×{v:,}" for k, v in sorted(case.outcomes.items()))
+            lines.append(f"  {case.label}: answers {shown}")
+    return lines
+
+
+def run(options: Options) -> str:
+    load = f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs at start"
+    cases: dict[str, list[Case]] = {command: [] for command in SERIES}
+    notes: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="launchops-bench-") as directory:
+        workdir = Path(directory)
+        bare_env = {"BENCH_SIGNING_SECRET": SECRET, "BENCH_DATABASE": str(workdir / "bare.db")}
+        with serving(BARE, bare_env, workdir, "bare-bolt") as server:
+            for command, found in cases.items():
+                found.append(measure(server, "bare slack_bolt (AsyncApp)", command, options))
+        with slack_fake_process() as fake:
+            stores = [("SQLite", f"sqlite:///{workdir}/bench.db")]
+            maybe_pg = postgres_database(options.postgres_url) if options.postgres_url else None
+            with maybe_pg or nullcontext() as pg:
+                if pg:
+                    stores.append(("PostgreSQL", pg))
+                for backend, url in stores:
+                    env = _bot_env(url, fake)
+                    with serving(SERVE, env, workdir, f"launchops-{backend.lower()}") as server:
+                        for command, found in cases.items():
+                            found.append(measure(server, f"LaunchOps, {backend}", command, options))
+                    notes.append(f"{backend}: {_declared(url):,} incidents in the store afterwards")
+    lines = [
+        f"Slack slash-command ack — {options.ack_requests:,} signed requests per case, "
+        f"{options.ack_concurrency} in flight (`/owner rag`; `/incident p3 retriever: …`)"
+    ]
+    for command, found in cases.items():
+        lines += render(command, found)
+    expected = options.ack_requests + _warmup(options)
+    lines += [f"{note} (expected {expected:,}: every /incident request)" for note in notes]
+    lines += [
+        f"ack = the HTTP response to a signed request, timed by the client, after "
+        f"{_warmup(options)} untimed requests; CPU = the server process's own",
+        "both servers: uvicorn.run, one process, log_level=info (as `launchops serve` runs)",
+        "client: aiohttp, keep-alive; the bot's Slack Web API: a loopback fake, own process",
+        load,
+    ]
+    return "\n".join(lines)
