@@ -10,6 +10,7 @@ import typer
 from pydantic import ValidationError
 
 from launchops.config import ConfigError, load_config
+from launchops.config.models import OrgConfig
 from launchops.logging_setup import configure
 from launchops.settings import Settings
 
@@ -155,11 +156,53 @@ def config_check(
             typer.echo(str(problem), err=True)
         typer.echo(f"{len(error.problems)} problem(s) in {path}", err=True)
         raise typer.Exit(1) from None
+    for warning in _stage_warnings(path, config):
+        typer.echo(warning, err=True)
     catalog = config.catalog
     typer.echo(
         f"{path}: ok — {len(catalog.people)} people, {len(catalog.teams)} teams, "
         f"{len(catalog.components)} components, {len(catalog.projects)} projects"
     )
+
+
+def _stage_warnings(directory: Path, config: OrgConfig) -> list[str]:
+    """Projects whose stage in the file differs from the stage stored (a gate moved it).
+
+    Best effort: only when the configured store already exists and has stages; `config check`
+    must keep working on a laptop with no database."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from launchops.config.loader import located
+    from launchops.services.catalog_upsert import stage_disagreements
+    from launchops.store import make_engine, read_scope
+
+    try:
+        url = make_url(Settings().database_url)
+    except (ValidationError, ValueError):
+        return []
+    if url.get_backend_name() == "sqlite" and not (url.database and Path(url.database).exists()):
+        return []
+    engine = make_engine(url.render_as_string(hide_password=False))
+    try:
+        with read_scope(engine) as session:
+            found = stage_disagreements(session, config)
+    except SQLAlchemyError:
+        return []  # no schema yet, or one from before stages were stored
+    finally:
+        engine.dispose()
+    return [
+        str(
+            located(
+                directory,
+                "catalog.yaml",
+                ("projects", index, "stage"),
+                f"warning: '{written}' here, but the store says '{stored}' (moved by a gate); "
+                "the file only sets a new project's starting stage",
+            )
+        )
+        for index, written, stored in found
+    ]
 
 
 @config_app.command("sync")

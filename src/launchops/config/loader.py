@@ -131,6 +131,13 @@ def _validate(doc: _Document, model: type[_M]) -> _M | None:
         return None
 
 
+def located(directory: Path, file: str, path: Path_, message: str) -> ConfigProblem:
+    """A remark about `file` in `directory` at a key path, with the line that key is on (for
+    warnings found after loading, e.g. against the store)."""
+    doc = _Document(directory / file)
+    return ConfigProblem(doc.name, doc.line_of(path), _dotted(path), message)
+
+
 def load_config(directory: Path) -> OrgConfig:
     """Parse, validate and cross-check `catalog.yaml` and `policy.yaml` in `directory`."""
     catalog_doc = _Document(directory / CATALOG_FILE)

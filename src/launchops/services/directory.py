@@ -125,14 +125,14 @@ def newest_revision(session: Session) -> int | None:
 def _read(session: Session, revision: int | None) -> Directory:
     people = {
         p.id: PersonInfo(p.id, p.name, p.slack_id, p.teams_id, p.locale, p.timezone)
-        for p in session.exec(select(Person)).all()
+        for p in session.exec(select(Person).where(col(Person.retired_at).is_(None))).all()
     }
     members: dict[str, list[TeamMember]] = {}
     memberships: dict[str, set[str]] = {}
     for member in session.exec(select(TeamMember)).all():
         members.setdefault(member.team_id, []).append(member)
     teams: dict[str, TeamEntry] = {}
-    for team in session.exec(select(Team)).all():
+    for team in session.exec(select(Team).where(col(Team.retired_at).is_(None))).all():
         rows = members.get(team.id, [])
         ranked = sorted((m for m in rows if m.oncall_rank is not None), key=_rank)
         teams[team.id] = TeamEntry(
@@ -168,7 +168,7 @@ def _read(session: Session, revision: int | None) -> Directory:
             tuple(texts.get(c.id, ())),
             {role: tuple(parties) for role, parties in raci.get(c.id, {}).items()},
         )
-        for c in session.exec(select(Component)).all()
+        for c in session.exec(select(Component).where(col(Component.retired_at).is_(None))).all()
     }
     owned_keys = [(k, c) for k, c in keys.items() if c in components]
     by_channel: dict[str, dict[str, str]] = {"slack": {}, "teams": {}}

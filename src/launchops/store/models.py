@@ -23,6 +23,7 @@ class Person(SQLModel, table=True):
     email: str | None = Field(default=None, max_length=320)
     timezone: str = Field(default="UTC", max_length=64)
     locale: str | None = Field(default=None, max_length=8)
+    retired_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # left the config
 
 
 class Team(SQLModel, table=True):
@@ -30,6 +31,7 @@ class Team(SQLModel, table=True):
     name: str = Field(max_length=200)
     slack_channel: str | None = Field(default=None, max_length=64, index=True)
     teams_channel: str | None = Field(default=None, max_length=300, index=True)
+    retired_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # left the config
 
 
 class TeamMember(SQLModel, table=True):
@@ -47,6 +49,7 @@ class Component(SQLModel, table=True):
     classification: str = Field(default="internal", max_length=16)
     runbook: str | None = Field(default=None, max_length=2000)
     description: str | None = Field(default=None, max_length=2000)
+    retired_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # left the config
 
 
 class ComponentKey(SQLModel, table=True):
@@ -73,6 +76,7 @@ class Project(SQLModel, table=True):
     name: str = Field(max_length=200)
     stage: str = Field(max_length=16)
     owner_id: str = Field(foreign_key="person.id", max_length=64)
+    retired_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # left the config
 
 
 class ProjectComponent(SQLModel, table=True):
