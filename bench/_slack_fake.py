@@ -7,7 +7,10 @@ be counted as the bot's. This one only parses the arguments it needs to answer, 
 
 In-process: `with SlackFake() as fake: ... fake.url ...` (arrival times are `perf_counter()`).
 As its own process, so it takes no GIL from a server under test: `python -m bench._slack_fake`
-prints its port, serves until its stdin closes, and answers `GET /_stats` with call counts.
+prints its port, serves until its stdin closes, and answers `GET /_stats` with call counts,
+`GET /_calls` with every call (arrival times are `perf_counter()`, which on Linux is the
+system-wide monotonic clock, comparable across processes), `POST /_clear`, and
+`POST /_wait` `{"channels": [...], "timeout": s}` once each channel has had a post.
 """
 
 from __future__ import annotations
@@ -124,6 +127,22 @@ class SlackFake:
                 self._cond.wait(min(left, 1.0))
             return True
 
+    def wait_for_posts(self, channels: set[str], timeout: float) -> bool:
+        """Block until every one of `channels` has had a chat.postMessage (True), or time out."""
+
+        def done(calls: list[Call]) -> bool:
+            return channels <= {c.channel for c in calls if c.method == "chat.postMessage"}
+
+        return self.wait_until(done, timeout)
+
+    def control(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """The out-of-process fake's remote control: `/_clear`, and `/_wait` (blocks)."""
+        if path == "/_clear":
+            self.clear()
+            return {"ok": True}
+        channels = {str(c) for c in body.get("channels") or []}
+        return {"ok": self.wait_for_posts(channels, float(body.get("timeout") or 10.0))}
+
     # answering ------------------------------------------------------------------------------
     def answer(self, path: str, content_type: str, query: str, body: bytes) -> dict[str, Any]:
         arrived = time.perf_counter()
@@ -178,6 +197,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         path, _, query = self.path.partition("?")
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if path in ("/_clear", "/_wait"):
+            self._send(self.server.fake.control(path, json.loads(body or b"{}")))
+            return
         content_type = self.headers.get("Content-Type", "")
         self._send(self.server.fake.answer(path, content_type, query, body))
 
@@ -185,6 +207,9 @@ class _Handler(BaseHTTPRequestHandler):
         path, _, query = self.path.partition("?")
         if path == "/_stats":
             self._send(self.server.fake.counts())
+        elif path == "/_calls":
+            calls = self.server.fake.calls()
+            self._send({"calls": [[c.method, c.channel, c.at] for c in calls]})
         else:
             self._send(self.server.fake.answer(path, "", query, b""))
 

@@ -634,8 +634,8 @@ class WatchedDispatcher(Dispatcher):
         super().__init__(*args, **kwargs)
         self.polled = threading.Event()
 
-    def claim_due(self, limit: int | None = None) -> list[Delivery]:
-        claimed = super().claim_due(limit)
+    def claim_due(self, limit: int | None = None, *, tidy: bool = True) -> list[Delivery]:
+        claimed = super().claim_due(limit, tidy=tidy)
         self.polled.set()
         return claimed
 

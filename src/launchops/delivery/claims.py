@@ -15,7 +15,20 @@ from typing import Any, Final
 
 import structlog
 from pydantic import ValidationError
-from sqlalchemy import Row, Select, Update, and_, exists, or_, select, update
+from sqlalchemy import (
+    Integer,
+    Row,
+    Select,
+    Text,
+    Update,
+    and_,
+    bindparam,
+    cast,
+    exists,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.engine import Connection
 
 from launchops.delivery.outbox import DEAD, PENDING, SENDING, SENT, outbox_table
@@ -36,6 +49,14 @@ __all__ = [
 log = structlog.get_logger(__name__)
 
 _o = outbox_table
+# What a claim reads: not `result` nor `last_error`, and the payload as text (due_rows).
+CLAIMED_COLUMNS: Final = tuple(
+    _o.c[name]
+    for name in (
+        "id", "platform", "kind", "destination", "status", "attempts", "claimed_until",
+        "created_at", "depends_on", "locale", "priority",
+    )
+)  # fmt: skip
 MAX_ERROR_CHARS: Final = 2000  # the width of outboxmessage.last_error
 
 
@@ -59,8 +80,12 @@ class ClaimedDelivery(Delivery):
 
 
 def parse_reply(payload: Any) -> Reply | str:
-    """The stored Reply, or why it is not one (naming fields only: no message text)."""
+    """The stored Reply, or why it is not one (naming fields only: no message text).
+
+    `payload` is the column's JSON text (see due_rows), parsed by pydantic in one step."""
     try:
+        if isinstance(payload, str | bytes):
+            return Reply.model_validate_json(payload)
         return Reply.model_validate(payload)
     except ValidationError as exc:
         places = ", ".join(".".join(map(str, e["loc"])) for e in exc.errors())
@@ -72,8 +97,11 @@ def locked(query: Select[Any], lock_rows: bool) -> Select[Any]:
     return query.with_for_update(skip_locked=True, of=_o) if lock_rows else query
 
 
-def due_rows(platforms: Collection[str], now: datetime, limit: int) -> Select[Any]:
+def due_rows(platforms: Collection[str]) -> Select[Any]:
     """Due rows, highest priority first, then oldest: a page never waits behind a digest.
+
+    Built once per dispatcher and run with `now` and `limit` parameters: constructing and
+    compiling it for every claim cost more than running it.
 
     Due: `pending` whose time has come, or `sending` whose lease ran out (its claimer
     crashed); and not waiting for a dependency that is not yet sent, nor behind an older
@@ -90,10 +118,11 @@ def due_rows(platforms: Collection[str], now: datetime, limit: int) -> Select[An
         earlier.c.id < _o.c.id,
         earlier.c.status.in_((PENDING, SENDING)),
     )
+    now = bindparam("now", type_=_o.c.next_attempt_at.type)
     return (
-        select(_o)
+        select(*CLAIMED_COLUMNS, cast(_o.c.payload, Text).label("payload"))
         .where(
-            _o.c.platform.in_(platforms),
+            _o.c.platform.in_(list(platforms)),
             or_(
                 and_(_o.c.status == PENDING, _o.c.next_attempt_at <= now),
                 and_(_o.c.status == SENDING, _o.c.claimed_until < now),
@@ -102,7 +131,7 @@ def due_rows(platforms: Collection[str], now: datetime, limit: int) -> Select[An
             ~behind_earlier,
         )
         .order_by(_o.c.priority.desc(), _o.c.id)
-        .limit(limit)
+        .limit(bindparam("limit", type_=Integer()))
     )
 
 

@@ -38,6 +38,7 @@ from launchops.delivery.pacing import Deferred, Pacer
 from launchops.delivery.recording import SENT_EVENT, Outcome, Recorder
 from launchops.delivery.sender import (
     Delivery,
+    Limit,
     PermanentFailure,
     RetryLater,
     Route,
@@ -86,6 +87,12 @@ class Dispatcher:
             raise ValueError("claim_ttl and poll_interval must be positive, delays not negative")
         self._engine = engine
         self._senders = dict(senders)
+        # Looked up once: a runtime Protocol check per row cost as much as recording it.
+        routed = {p: s for p, s in self._senders.items() if isinstance(s, RoutedSender)}
+        self._routers: dict[str, Callable[[Delivery], Route]] = {
+            p: s.route for p, s in routed.items()
+        }
+        self._limits: dict[str, Mapping[str, Limit]] = {p: s.limits for p, s in routed.items()}
         self._clock = clock
         self._max_attempts = max_attempts
         self._base_delay = base_delay
@@ -96,6 +103,7 @@ class Dispatcher:
         self._workers = workers
         self._rng = rng or random.Random()  # jitter needs spread, not secrecy
         self._lock_rows = engine.dialect.name == "postgresql"
+        self._due = claims.locked(claims.due_rows(self._senders), self._lock_rows)
         self._recorder = Recorder(engine, clock, on_dead)
         self._pacer = Pacer(max_wait=max_pace_wait)
         self._outcomes: queue.SimpleQueue[Outcome] = queue.SimpleQueue()
@@ -107,18 +115,20 @@ class Dispatcher:
 
     # -- claiming -------------------------------------------------------------------------
 
-    def claim_due(self, limit: int | None = None) -> list[Delivery]:
+    def claim_due(self, limit: int | None = None, *, tidy: bool = True) -> list[Delivery]:
         """Take up to `limit` due rows for this dispatcher's platforms: pages first, then
         oldest first. Rows whose dependency died, or whose payload is unreadable, are buried.
+        `tidy=False` skips the housekeeping (burying orphans, noting missing senders) that
+        one claim per pass is enough for.
         """
         limit = limit or self._batch_size
         now = self._clock()
         lease = now + self._claim_ttl
         with write_lock(self._engine), self._engine.begin() as conn:
-            buried = claims.bury_orphans(conn, limit, self._lock_rows)
-            claims.note_missing_senders(conn, self._senders, limit, self._lock_rows)
-            due = claims.due_rows(self._senders, now, limit)
-            seen = conn.execute(claims.locked(due, self._lock_rows)).all()
+            buried = claims.bury_orphans(conn, limit, self._lock_rows) if tidy else []
+            if tidy:
+                claims.note_missing_senders(conn, self._senders, limit, self._lock_rows)
+            seen = conn.execute(self._due, {"now": now, "limit": limit}).all()
             taken = self._take_rows(conn, seen, lease)
             results = claims.dependency_results(conn, taken)
             deliveries: list[Delivery] = []
@@ -206,10 +216,7 @@ class Dispatcher:
         return self._rng.uniform(0.0, ceiling)
 
     def _route(self, delivery: Delivery) -> Route:
-        sender = self._senders.get(delivery.platform)
-        if isinstance(sender, RoutedSender):
-            return sender.route(delivery)
-        return default_route(delivery)
+        return self._routers.get(delivery.platform, default_route)(delivery)
 
     def _attempt(self, delivery: ClaimedDelivery) -> Outcome:
         """Wait for the platform's limits, send, and say what to record (nothing written)."""
@@ -218,7 +225,7 @@ class Dispatcher:
         if sender is None:
             return Outcome.released(delivery, last_error=f"no sender for {platform}")
         route = self._route(delivery)
-        limits = sender.limits if isinstance(sender, RoutedSender) else {}
+        limits = self._limits.get(platform, {})
         admitted = self._pacer.admit(platform, route, limits, self._clock())
         if isinstance(admitted, Deferred):
             return Outcome.released(delivery, last_error=admitted.reason, due=admitted.until)
@@ -284,7 +291,9 @@ class Dispatcher:
                     refill = False
                     self._wake.clear()  # before claiming: a later wake() is not lost
                     wanted = self._batch_size - outstanding
-                    taken = self._submit(wanted)
+                    if keep_claiming and not claimed:  # a small first claim: sends start sooner
+                        wanted = min(wanted, 2 * self._workers)
+                    taken = self._submit(wanted, tidy=not claimed)
                     exhausted = taken < wanted  # claim again only once more may be due
                     claimed += taken
                     outstanding += taken
@@ -313,11 +322,11 @@ class Dispatcher:
                 break
         return outcomes
 
-    def _submit(self, limit: int) -> int:
+    def _submit(self, limit: int, *, tidy: bool) -> int:
         if limit <= 0:
             return 0
         try:
-            deliveries = self.claim_due(limit)
+            deliveries = self.claim_due(limit, tidy=tidy)
         except Exception:  # the store is down: finish what is out, poll again later
             log.exception("outbox.claim_failed")
             return 0

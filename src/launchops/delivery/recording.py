@@ -122,6 +122,19 @@ def _fenced_update(columns: tuple[str, ...], *, counted: bool) -> Update:
     )
 
 
+class _LeaseLost(Exception):
+    """Some row of a batch is no longer ours: write that batch row by row instead."""
+
+
+def _statement(outcome: Outcome) -> Update:
+    return _fenced_update(tuple(outcome.values), counted=outcome.event != RELEASED_EVENT)
+
+
+def _parameters(outcome: Outcome) -> dict[str, Any]:
+    delivery = outcome.delivery
+    return {"fence_id": delivery.id, "fence_lease": delivery.claimed_until, **outcome.values}
+
+
 class Recorder:
     """Writes outcomes, fenced by each row's lease, and tells metrics, logs and `on_dead`."""
 
@@ -139,19 +152,7 @@ class Recorder:
         """One transaction for all of `outcomes`; True for each written (lease still ours)."""
         if not outcomes:
             return []
-        with write_lock(self._engine), self._engine.begin() as conn:
-            written = [
-                conn.execute(
-                    _fenced_update(tuple(outcome.values), counted=outcome.event != RELEASED_EVENT),
-                    {
-                        "fence_id": outcome.delivery.id,
-                        "fence_lease": outcome.delivery.claimed_until,
-                        **outcome.values,
-                    },
-                ).rowcount
-                == 1
-                for outcome in outcomes
-            ]
+        written = self._write_together(outcomes) or self._write_each(outcomes)
         for outcome, ok in zip(outcomes, written, strict=True):
             if ok:
                 self._announce(outcome)
@@ -164,6 +165,31 @@ class Recorder:
                     attempt=delivery.attempt,
                 )
         return written
+
+    def _write_together(self, outcomes: Sequence[Outcome]) -> list[bool] | None:
+        """The usual case: every lease still ours. One executemany per shape of outcome; if
+        any row's fence fails the whole transaction is rolled back (None) and written row
+        by row instead, so each row's result is known exactly."""
+        if len(outcomes) == 1 or not self._engine.dialect.supports_sane_multi_rowcount:
+            return None
+        shapes: dict[Update, list[dict[str, Any]]] = {}
+        for outcome in outcomes:
+            shapes.setdefault(_statement(outcome), []).append(_parameters(outcome))
+        try:
+            with write_lock(self._engine), self._engine.begin() as conn:
+                for statement, parameters in shapes.items():
+                    if conn.execute(statement, parameters).rowcount != len(parameters):
+                        raise _LeaseLost  # leaves the block: the transaction rolls back
+        except _LeaseLost:
+            return None
+        return [True] * len(outcomes)
+
+    def _write_each(self, outcomes: Sequence[Outcome]) -> list[bool]:
+        with write_lock(self._engine), self._engine.begin() as conn:
+            return [
+                conn.execute(_statement(outcome), _parameters(outcome)).rowcount == 1
+                for outcome in outcomes
+            ]
 
     def _announce(self, outcome: Outcome) -> None:
         delivery, detail = outcome.delivery, outcome.detail
