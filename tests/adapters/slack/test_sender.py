@@ -136,3 +136,34 @@ def test_room_names_are_valid_slack_channel_names() -> None:
     assert room_name("inc", 3, "검색 결과 없음") == "inc-3"  # nothing Slack-safe to keep
     long = room_name("incident", 7, "a b " * 100)
     assert len(long) <= 80 and not long.endswith("-")
+
+
+def test_a_rate_limit_names_the_method_slack_refused(
+    sender: SlackSender, slack: FakeSlackAPI
+) -> None:
+    """The dispatcher holds back every row that calls the method a 429 came from."""
+    slack.fail_next("chat.postMessage", 429, headers={"Retry-After": "12"}, times=1)
+    with pytest.raises(RetryLater) as raised:
+        sender.send(_delivery("dm", {"user": "U0ALICE"}))
+    assert (raised.value.method, raised.value.after_seconds) == ("chat.postMessage", 12.0)
+    assert len(slack.calls("conversations.open")) == 1  # the open worked; the post did not
+
+
+def test_routes_name_the_conversation_and_the_methods_each_kind_calls(
+    sender: SlackSender,
+) -> None:
+    """A DM is a conversation of its own (paced apart from every other); a card's edit and
+    its thread notes land in the card's channel, one lane with the card."""
+    card = {"channel": "C0DATA", "ts": "1700000000.000100"}
+    dm = sender.route(_delivery("dm", {"user": "U0ALICE"}))
+    post = sender.route(_delivery("post", {"channel": "C0DATA"}))
+    edit = sender.route(_delivery("update", {}, depends_on_result=card))
+    note = sender.route(_delivery("post", {"thread": True}, depends_on_result=card))
+    room = sender.route(_delivery("channel", {"name": "inc-7", "users": []}))
+
+    assert dm.conversation == "user:U0ALICE"
+    assert dm.methods == ("conversations.open", "chat.postMessage")
+    assert post.conversation == edit.conversation == note.conversation == "channel:C0DATA"
+    assert (post.methods, edit.methods) == (("chat.postMessage",), ("chat.update",))
+    assert room.methods == ("conversations.create", "conversations.invite", "chat.postMessage")
+    assert set(sender.limits) == {"chat.postMessage"}
