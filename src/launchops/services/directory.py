@@ -8,19 +8,25 @@ revision and swapped in whole: readers take a reference and never lock.
 A revision synced in this process (the config reloader, `sync_config` anywhere) marks every
 cache stale at once; one synced by another process (`launchops config sync`, another replica)
 is noticed by reading the newest `ConfigRevision` id at most once a second, never per request.
+
+The revision's policy rides along, parsed once: validating the whole policy JSON and dumping
+every severity for the incident's snapshot was most of a declaration's CPU when done per call.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Final
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
+from launchops.config.models import Policy
+from launchops.domain.paging import TeamInfo
 from launchops.services import config_sync
 from launchops.store import read_scope
 from launchops.store.models import (
@@ -93,6 +99,12 @@ class Directory:
     key_owners: tuple[tuple[str, str], ...] = ()  # (component id, name) per key_list entry
     _by_platform: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     _by_channel: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    # The revision's policy (the built-in defaults before the first sync), shared: never
+    # mutate it. `severities_json` is what an incident keeps of it (`Incident.policy`), as
+    # text so each incident decodes its own copy instead of aliasing one dict.
+    policy: Policy = field(default_factory=Policy)
+    severities_json: str = '{"severities": {}}'
+    paging_teams: Mapping[str, TeamInfo] = field(default_factory=dict)  # for `OrgSnapshot`
 
     def person_for(self, platform: str, user_ids: tuple[str, ...]) -> PersonInfo | None:
         """The first person (in catalog order) any of `user_ids` belongs to on `platform`."""
@@ -112,7 +124,7 @@ def load_directory(session: Session) -> Directory:
     (each statement may see a newer commit on PostgreSQL), so a directory is never torn."""
     for _ in range(_LOAD_ATTEMPTS):
         before = newest_revision(session)
-        directory = _read(session, before)
+        directory = _with_policy(session, _read(session, before))
         if newest_revision(session) == before:
             return directory
     return directory
@@ -194,6 +206,25 @@ def _read(session: Session, revision: int | None) -> Directory:
             "teams": {p.teams_id: p.id for p in people.values() if p.teams_id},
         },
         _by_channel=by_channel,
+    )
+
+
+def _with_policy(session: Session, directory: Directory) -> Directory:
+    """Add what a declaration needs of the revision: its policy, the incident's snapshot of
+    it, and the teams as paging sees them."""
+    revision = directory.revision
+    row = session.get(ConfigRevision, revision) if revision is not None else None
+    policy = Policy.model_validate(row.policy) if row is not None else Policy()
+    severities = {k: v.model_dump(mode="json") for k, v in policy.severities.items()}
+    teams = {
+        t.id: TeamInfo(t.id, t.members, t.oncall, bool(t.slack_channel or t.teams_channel))
+        for t in directory.teams.values()
+    }
+    return replace(
+        directory,
+        policy=policy,
+        severities_json=json.dumps({"severities": severities}),
+        paging_teams=teams,
     )
 
 

@@ -8,6 +8,7 @@ double click, a retried request or a second replica finds the work already done.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -20,26 +21,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from launchops.domain.errors import BadCommand, Forbidden, InvalidTransition
-from launchops.domain.incidents import (
-    MAX_DESCRIPTION_CHARS,
-    IncidentView,
-    check_title,
-    parse_level,
-)
+from launchops.domain.incidents import MAX_DESCRIPTION_CHARS, IncidentView, check_title, parse_level
 from launchops.domain.paging import OrgSnapshot
 from launchops.metrics import INCIDENTS_ACKNOWLEDGED, INCIDENTS_DECLARED, INCIDENTS_RESOLVED
 from launchops.services import audit
 from launchops.services.actors import Actor
 from launchops.services.component_index import ComponentIndex
+from launchops.services.directory import Directory
 from launchops.services.escalation import Escalator
 from launchops.services.incident_messages import IncidentMessenger
 from launchops.services.incident_reads import IncidentReads
-from launchops.services.incident_records import (
-    current_policy,
-    deadline,
-    incident_view,
-    snapshot_policy,
-)
+from launchops.services.incident_records import deadline, incident_view, snapshot_policy
 from launchops.services.incident_state import (
     OPEN_STATES,
     after_commit,
@@ -48,10 +40,7 @@ from launchops.services.incident_state import (
 )
 from launchops.services.org import insiders, org_snapshot, responsible_team
 from launchops.store import session_scope
-from launchops.store.models import (
-    Incident,
-    IncidentResponder,
-)
+from launchops.store.models import Incident, IncidentResponder
 from launchops.store.types import utcnow
 
 __all__ = ["OPEN_STATES", "Actor", "Declared", "IncidentService", "Outcome"]
@@ -90,6 +79,9 @@ class IncidentService(IncidentReads):
         self._engine = engine
         self._platforms = platforms
         self._index = index or ComponentIndex()
+        # The organisation and policy in force, in memory (services/directory.py): a
+        # declaration reads neither from the store.
+        self._directory = self._index.directory
         self._locale = default_locale
         self._clock = clock
         self._on_enqueue = on_enqueue or (lambda: None)
@@ -126,14 +118,16 @@ class IncidentService(IncidentReads):
             )
         try:
             with self._unit() as session:
+                directory = self._directory.get(session)
                 existing = self._existing(session, declare_key, fingerprint)
                 if existing is not None:
-                    return Declared(incident_view(session, existing), created=False)
+                    return Declared(incident_view(session, existing, directory=directory), False)
                 component_id = self._component(session, component_query)
                 if component_id is None and team_id is None:
                     raise BadCommand("error.incident_needs_component", level=severity, title=title)
                 return self._declare(
                     session,
+                    directory,
                     severity=severity,
                     title=title,
                     actor=actor,
@@ -151,11 +145,13 @@ class IncidentService(IncidentReads):
                 existing = self._existing(session, declare_key, fingerprint)
                 if existing is None:
                     raise
-                return Declared(incident_view(session, existing), created=False)
+                view = incident_view(session, existing, directory=self._directory.get(session))
+                return Declared(view, created=False)
 
     def _declare(
         self,
         session: Session,
+        directory: Directory,
         *,
         severity: str,
         title: str,
@@ -168,9 +164,11 @@ class IncidentService(IncidentReads):
         fingerprint: str | None,
         origin: dict[str, Any],
     ) -> Declared:
-        policy = current_policy(session)
+        policy = directory.policy
         level_policy = policy.severities[severity]  # type: ignore[index]
-        snapshot = org_snapshot(session, component_id=component_id, team_id=team_id)
+        snapshot = org_snapshot(
+            session, component_id=component_id, team_id=team_id, directory=directory
+        )
         now = self._clock()
         incident = Incident(
             severity=severity,
@@ -184,9 +182,7 @@ class IncidentService(IncidentReads):
             declare_key=declare_key,
             fingerprint=fingerprint,
             origin=origin,
-            policy={
-                "severities": {k: v.model_dump(mode="json") for k, v in policy.severities.items()}
-            },
+            policy=json.loads(directory.severities_json),  # the rules it escalates by
             next_escalation_at=deadline(level_policy, now),
         )
         incident.previous_incident_id = self._previous(session, fingerprint)
@@ -218,7 +214,7 @@ class IncidentService(IncidentReads):
             unreachable=len(unreachable),
         )
         return Declared(
-            incident_view(session, incident),
+            incident_view(session, incident, directory=directory),
             True,
             tuple(paged),
             tuple(channels),
@@ -262,7 +258,7 @@ class IncidentService(IncidentReads):
             self._messages.broadcast(
                 session, incident, "incident.note.acknowledged", person=actor.label
             )
-            return Outcome(incident_view(session, incident))
+            return Outcome(self._view(session, incident))
 
     def resolve(self, incident_id: int, actor: Actor, *, note_key: str | None = None) -> Outcome:
         with self._unit() as session:
@@ -291,7 +287,7 @@ class IncidentService(IncidentReads):
             self._messages.broadcast(
                 session, incident, note_key or "incident.note.resolved", person=actor.label
             )
-            return Outcome(incident_view(session, incident))
+            return Outcome(self._view(session, incident))
 
     def escalate(self, incident_id: int, actor: Actor) -> Outcome:
         """Page the next escalation step now, by hand."""
@@ -302,8 +298,8 @@ class IncidentService(IncidentReads):
                 self._refuse(session, incident)
             paged = self._escalator.step(session, incident, actor=actor)
             if paged is None:
-                return Outcome(incident_view(session, incident))
-            return Outcome(incident_view(session, incident), tuple(paged))
+                return Outcome(self._view(session, incident))
+            return Outcome(self._view(session, incident), tuple(paged))
 
     def change_severity(self, incident_id: int, level: str, actor: Actor) -> Outcome:
         new = parse_level(level)
@@ -314,7 +310,7 @@ class IncidentService(IncidentReads):
                 self._refuse(session, incident)
             old = incident.severity
             if new == old:
-                return Outcome(incident_view(session, incident))
+                return Outcome(self._view(session, incident))
             level_policy = snapshot_policy(incident, new)
             now = self._clock()
             due = deadline(level_policy, now) if incident.status == "open" else None
@@ -327,11 +323,15 @@ class IncidentService(IncidentReads):
                 next_escalation_at=due,
             ):
                 self._refuse(session, incident)
+            directory = self._directory.get(session)
             snapshot = org_snapshot(
-                session, component_id=incident.component_id, team_id=incident.team_id
+                session,
+                component_id=incident.component_id,
+                team_id=incident.team_id,
+                directory=directory,
             )
             paged, unreachable, _ = self._messages.page_level(
-                session, incident, level_policy, current_policy(session), snapshot, actor
+                session, incident, level_policy, directory.policy, snapshot, actor
             )
             audit.record(
                 session,
@@ -351,7 +351,7 @@ class IncidentService(IncidentReads):
                 new=new.upper(),
                 person=actor.label,
             )
-            return Outcome(incident_view(session, incident), tuple(paged))
+            return Outcome(self._view(session, incident), tuple(paged))
 
     def take_postmortem(self, incident_id: int, actor: Actor) -> Outcome:
         with self._unit() as session:
@@ -373,7 +373,7 @@ class IncidentService(IncidentReads):
             self._messages.broadcast(
                 session, incident, "incident.note.postmortem", person=actor.label
             )
-            return Outcome(incident_view(session, incident))
+            return Outcome(self._view(session, incident))
 
     # escalation --------------------------------------------------------------------------
     def escalate_due(self) -> int:
@@ -393,11 +393,17 @@ class IncidentService(IncidentReads):
         if person is not None:
             responder = session.get(IncidentResponder, (incident.id, person))
             snapshot: OrgSnapshot = org_snapshot(
-                session, component_id=incident.component_id, team_id=incident.team_id
+                session,
+                component_id=incident.component_id,
+                team_id=incident.team_id,
+                directory=self._directory.get(session),
             )
             if responder is not None or person in insiders(snapshot):
                 return
         raise Forbidden("error.not_a_responder", ref=f"INC-{incident.id}")
+
+    def _view(self, session: Session, incident: Incident) -> IncidentView:
+        return incident_view(session, incident, directory=self._directory.get(session))
 
     def _refuse(self, session: Session, incident: Incident) -> None:
         session.refresh(incident)

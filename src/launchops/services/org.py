@@ -3,20 +3,36 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from sqlmodel import Session, col, select
 
 from launchops.domain.paging import OrgSnapshot, TeamInfo
+from launchops.services.directory import Directory
 from launchops.store.models import Person, RaciAssignment, Team, TeamMember
 
 
-def org_snapshot(session: Session, *, component_id: str | None, team_id: str | None) -> OrgSnapshot:
+def org_snapshot(
+    session: Session,
+    *,
+    component_id: str | None,
+    team_id: str | None,
+    directory: Directory | None = None,
+) -> OrgSnapshot:
     """Teams with members and on-call order, and the RACI of the incident's component.
 
     An incident without a component (declared from a team's channel) gets that team as its
-    Responsible party, so the same paging rules apply.
+    Responsible party, so the same paging rules apply. With the directory in force this is
+    built from memory (three queries per declaration before); an incident whose component or
+    team has left the config since is still read from the store, as it always was.
     """
+    if directory is not None and _in_directory(directory, component_id, team_id):
+        known: Mapping[str, tuple[tuple[str, str], ...]] = {}
+        if component_id is not None:
+            known = directory.components[component_id].raci
+        elif team_id is not None:
+            known = {"R": (("team", team_id),)}
+        return OrgSnapshot(teams=directory.paging_teams, raci=known)
     members: dict[str, list[TeamMember]] = defaultdict(list)
     for member in session.exec(select(TeamMember)).all():
         members[member.team_id].append(member)
@@ -43,6 +59,12 @@ def org_snapshot(session: Session, *, component_id: str | None, team_id: str | N
     elif team_id is not None:
         raci["R"].append(("team", team_id))
     return OrgSnapshot(teams=teams, raci={role: tuple(parties) for role, parties in raci.items()})
+
+
+def _in_directory(directory: Directory, component_id: str | None, team_id: str | None) -> bool:
+    if component_id is not None:
+        return component_id in directory.components
+    return team_id is None or team_id in directory.teams
 
 
 def people_by_id(session: Session, ids: Iterable[str]) -> dict[str, Person]:
