@@ -189,4 +189,3 @@ def stage_disagreements(session: Session, config: OrgConfig) -> list[tuple[int, 
         for index, project in enumerate(config.catalog.projects)
         if project.id in stored and stored[project.id] != project.stage
     ]
-
