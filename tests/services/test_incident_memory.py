@@ -126,3 +126,17 @@ def test_a_new_policy_applies_at_once_and_old_incidents_keep_theirs(
         assert old.policy["severities"]["p1"]["ack_within"] == "2s"
         assert new.policy["severities"]["p1"]["ack_within"] == "7s"
         assert old.policy is not new.policy
+
+
+@pytest.mark.parametrize("level", ["p0", "p1", "p3"])
+def test_the_view_a_declaration_returns_is_what_a_later_read_gives(
+    fast: Engine, level: str
+) -> None:
+    """The declaration builds its view without asking the store who responds when it paged
+    nobody; paged or not, that view is the one the store gives afterwards."""
+    incidents = service(fast)
+    declared = incidents.declare(
+        level=level, title="compare", component_query="rag", actor=actor(fast, "U0ALICE")
+    )
+    assert bool(declared.incident.responders) == (level != "p3")
+    assert declared.incident == incidents.get(declared.incident.id)

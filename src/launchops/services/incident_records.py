@@ -8,6 +8,7 @@ know (a person or component that has left the config since) is still read from t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlmodel import Session, col, select
@@ -53,16 +54,22 @@ def incident_view(
     *,
     extra_responders: list[str] | None = None,
     directory: Directory | None = None,
+    responders: Sequence[tuple[str, str | None]] | None = None,
 ) -> IncidentView:
-    """The incident with names instead of ids: what cards and the API show."""
+    """The incident with names instead of ids: what cards and the API show.
+
+    `responders`, the (person, page error) rows in paging order, when the caller knows them
+    without asking the store (a declaration that paged nobody knows there are none)."""
     assert incident.id is not None
     component = _component(session, incident.component_id, directory)
     team_name = _team_name(session, incident.team_id, directory)
-    rows = session.exec(
-        select(IncidentResponder.person_id, IncidentResponder.page_error)
-        .where(IncidentResponder.incident_id == incident.id)
-        .order_by(col(IncidentResponder.step), col(IncidentResponder.paged_at))
-    ).all()
+    rows = responders
+    if rows is None:
+        rows = session.exec(
+            select(IncidentResponder.person_id, IncidentResponder.page_error)
+            .where(IncidentResponder.incident_id == incident.id)
+            .order_by(col(IncidentResponder.step), col(IncidentResponder.paged_at))
+        ).all()
     failed = {person: error for person, error in rows if error}
     responder_ids = [person for person, _ in rows]
     for extra in extra_responders or []:

@@ -206,15 +206,25 @@ class IncidentService(IncidentReads):
             paged=paged,
             unreachable=unreachable,
         )
-        log.info(
-            "incident.declared",
-            incident=incident.id,
-            severity=severity,
-            paged=len(paged),
-            unreachable=len(unreachable),
+        # Logged once committed: a line for a declaration that rolled back would mislead, and
+        # on SQLite this transaction holds the write lock every other declaration waits for.
+        after_commit(
+            session,
+            lambda: log.info(
+                "incident.declared",
+                incident=incident.id,
+                severity=severity,
+                paged=len(paged),
+                unreachable=len(unreachable),
+            ),
         )
+        # The incident is new, so its responders are the people `page_level` just paged or
+        # found unreachable (one row each): with neither, the view needs no query for them.
+        none_paged = not paged and not unreachable
         return Declared(
-            incident_view(session, incident, directory=directory),
+            incident_view(
+                session, incident, directory=directory, responders=() if none_paged else None
+            ),
             True,
             tuple(paged),
             tuple(channels),
