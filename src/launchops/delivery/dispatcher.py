@@ -312,12 +312,15 @@ class Dispatcher:
 
     def _collect(self, outstanding: int) -> list[Outcome]:
         """The next outcome, and any others arriving within RECORD_LINGER: one commit for
-        several sends, since a commit costs about as much CPU as the send it records."""
+        several sends, since a commit costs about as much CPU as the send it records. The
+        linger is a plain sleep, not a wait per outcome: each wake-up would take the GIL
+        from the workers."""
         outcomes = [self._outcomes.get()]
-        deadline = time.monotonic() + RECORD_LINGER
+        if len(outcomes) < outstanding:
+            time.sleep(RECORD_LINGER)
         while len(outcomes) < outstanding:
             try:
-                outcomes.append(self._outcomes.get(timeout=max(deadline - time.monotonic(), 0)))
+                outcomes.append(self._outcomes.get_nowait())
             except queue.Empty:
                 break
         return outcomes
