@@ -101,6 +101,9 @@ class Dispatcher:
         self._batch_size = batch_size
         self._poll_interval = poll_interval
         self._workers = workers
+        # Claim more while a few rows per worker are still queued: a claim (and, on
+        # PostgreSQL, a commit) takes milliseconds, and idle workers would wait it out.
+        self._refill_at = max(batch_size // 2, batch_size - 2 * workers)
         self._rng = rng or random.Random()  # jitter needs spread, not secrecy
         self._lock_rows = engine.dialect.name == "postgresql"
         self._due = claims.locked(claims.due_rows(self._senders), self._lock_rows)
@@ -306,7 +309,7 @@ class Dispatcher:
                 outstanding -= len(outcomes)
                 sent += self._record(outcomes)
                 stopped = stoppable and self._stopping.is_set()
-                low = outstanding <= self._batch_size // 2 and not exhausted
+                low = outstanding <= self._refill_at and not exhausted
                 refill = keep_claiming and not stopped and (low or self._wake.is_set())
             return claimed, sent
 
