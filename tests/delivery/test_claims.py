@@ -289,3 +289,21 @@ def test_drain_reports_what_is_left(engine: Engine, clock: FakeClock, slack: Fak
     clock.advance(3600)
     assert d.drain(timeout=5) is True
     assert statuses(engine) == {done: "sent", later: "sent"}
+
+
+def test_a_claim_queued_past_half_its_lease_is_handed_back_untried(
+    engine: Engine, clock: FakeClock
+) -> None:
+    """A row that waited in its lane too long is not sent on a lease about to run out."""
+    outbox_id = add(engine)
+    platform = FakePlatform("slack")
+    d = dispatcher(engine, clock, platform, claim_ttl=10)
+    (claimed,) = d.claim_due(1)
+    clock.advance(6)  # 4 s of the 10 s lease left
+
+    assert d.deliver(claimed) is False
+    assert platform.calls == []
+    stored = row(engine, outbox_id)
+    assert (stored.status, stored.attempts, stored.claimed_until) == ("pending", 0, None)
+    assert d.run_once() == 1  # claimed afresh, with a whole lease
+    assert platform.sent_ids == [outbox_id]

@@ -227,9 +227,15 @@ class Dispatcher:
         sender = self._senders.get(platform)
         if sender is None:
             return Outcome.released(delivery, last_error=f"no sender for {platform}")
+        now = self._clock()
+        assert delivery.claimed_until is not None
+        if delivery.claimed_until - now < self._claim_ttl / 2:
+            # Queued in its lane for most of its lease: a send now could outlive the lease
+            # and race the replica that takes the row over. Hand it back untried instead.
+            return Outcome.released(delivery)
         route = self._route(delivery)
         limits = self._limits.get(platform, {})
-        admitted = self._pacer.admit(platform, route, limits, self._clock())
+        admitted = self._pacer.admit(platform, route, limits, now)
         if isinstance(admitted, Deferred):
             return Outcome.released(delivery, last_error=admitted.reason, due=admitted.until)
         if admitted.wait > 0 and self._stopping.wait(admitted.wait):
