@@ -43,6 +43,7 @@ __all__ = [
     "due_rows",
     "note_missing_senders",
     "parse_reply",
+    "take",
     "truncate",
 ]
 
@@ -133,6 +134,40 @@ def due_rows(platforms: Collection[str]) -> Select[Any]:
         .order_by(_o.c.priority.desc(), _o.c.id)
         .limit(bindparam("limit", type_=Integer()))
     )
+
+
+def take(conn: Connection, rows: Sequence[Row[Any]], lease: datetime) -> list[Row[Any]]:
+    """Claim the rows nobody changed since we read them. Pending rows (nearly all) are taken
+    by one compare-and-set UPDATE … RETURNING; rows with an expired lease one by one."""
+    fresh = [r.id for r in rows if r.status == PENDING and r.claimed_until is None]
+    taken: set[int] = set()
+    if fresh:
+        taken.update(
+            conn.execute(
+                update(_o)
+                .where(_o.c.id.in_(fresh), _o.c.status == PENDING, _o.c.claimed_until.is_(None))
+                .values(status=SENDING, claimed_until=lease)
+                .returning(_o.c.id)
+            ).scalars()
+        )
+    for row in rows:
+        if row.id not in fresh and _take_one(conn, row, lease):
+            taken.add(row.id)
+    return [row for row in rows if row.id in taken]
+
+
+def _take_one(conn: Connection, row: Row[Any], lease: datetime) -> bool:
+    """Compare-and-set: claim `row` only if nobody changed it since we read it."""
+    taken = conn.execute(
+        update(_o)
+        .where(
+            _o.c.id == row.id,
+            _o.c.status == row.status,
+            _o.c.claimed_until.is_not_distinct_from(row.claimed_until),
+        )
+        .values(status=SENDING, claimed_until=lease)
+    )
+    return taken.rowcount == 1
 
 
 def dependency_results(
