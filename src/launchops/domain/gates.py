@@ -18,10 +18,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Final, Literal
 
+from launchops.domain.evidence import EvidenceItem
+
 __all__ = [
     "STAGES",
+    "Change",
     "Decision",
+    "DecisionView",
     "GateState",
+    "GateView",
+    "GroupView",
     "Requirement",
     "Tally",
     "expires_at",
@@ -160,3 +166,59 @@ def reminders_due(
         return 0
     owed = int((horizon - requested_at) / remind_every)
     return max(owed - sent, 0)
+
+
+# What cards and `gate status` show: names instead of ids, built by the gate service. ------
+
+
+@dataclass(frozen=True)
+class GroupView:
+    group: str
+    needed: int
+    approved: tuple[str, ...]  # names whose approval counts on the current evidence
+    pending: tuple[str, ...]  # names who may still decide for the group (empty once met)
+
+
+@dataclass(frozen=True)
+class DecisionView:
+    person: str
+    verdict: Verdict
+    evidence_version: int
+    at: datetime
+    reason: str | None
+    current: bool  # given on the evidence in force (an approval that still counts)
+
+
+@dataclass(frozen=True)
+class Change:
+    version: int
+    reason: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class GateView:
+    id: int
+    project_id: str
+    project_name: str
+    from_stage: str
+    to_stage: str
+    status: GateState
+    requested_by: str
+    requested_at: datetime
+    expires_at: datetime
+    decided_at: datetime | None
+    evidence: tuple[EvidenceItem, ...]
+    evidence_version: int
+    groups: tuple[GroupView, ...]
+    decisions: tuple[DecisionView, ...] = ()
+    changes: tuple[Change, ...] = ()
+    rejected_by: DecisionView | None = None
+
+    @property
+    def stale(self) -> tuple[str, ...]:
+        """Names whose latest word is an approval on older evidence: asked again."""
+        latest: dict[str, DecisionView] = {}
+        for d in sorted(self.decisions, key=lambda d: d.at):
+            latest[d.person] = d
+        return tuple(p for p, d in latest.items() if d.verdict == "approve" and not d.current)

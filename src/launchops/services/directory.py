@@ -34,6 +34,8 @@ from launchops.store.models import (
     ComponentKey,
     ConfigRevision,
     Person,
+    Project,
+    ProjectComponent,
     RaciAssignment,
     Team,
     TeamMember,
@@ -45,6 +47,7 @@ __all__ = [
     "Directory",
     "DirectoryCache",
     "PersonInfo",
+    "ProjectInfo",
     "TeamEntry",
 ]
 
@@ -85,6 +88,17 @@ class ComponentInfo:
 
 
 @dataclass(frozen=True)
+class ProjectInfo:
+    """A project as the catalog names it; its current stage is not here (gates move it, so it
+    lives in the store: store/gate_models.py `ProjectStage`)."""
+
+    id: str
+    name: str
+    owner: str
+    components: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Directory:
     """One config revision's organisation. Lists keep the store's order (the catalog's), so
     answers built from them read exactly as they did when each was a query."""
@@ -105,6 +119,7 @@ class Directory:
     policy: Policy = field(default_factory=Policy)
     severities_json: str = '{"severities": {}}'
     paging_teams: Mapping[str, TeamInfo] = field(default_factory=dict)  # for `OrgSnapshot`
+    projects: Mapping[str, ProjectInfo] = field(default_factory=dict)
 
     def person_for(self, platform: str, user_ids: tuple[str, ...]) -> PersonInfo | None:
         """The first person (in catalog order) any of `user_ids` belongs to on `platform`."""
@@ -183,6 +198,13 @@ def _read(session: Session, revision: int | None) -> Directory:
         for c in session.exec(select(Component).where(col(Component.retired_at).is_(None))).all()
     }
     owned_keys = [(k, c) for k, c in keys.items() if c in components]
+    parts: dict[str, list[str]] = {}
+    for link in session.exec(select(ProjectComponent)).all():
+        parts.setdefault(link.project_id, []).append(link.component_id)
+    projects = {
+        p.id: ProjectInfo(p.id, p.name, p.owner_id, tuple(parts.get(p.id, ())))
+        for p in session.exec(select(Project).where(col(Project.retired_at).is_(None))).all()
+    }
     by_channel: dict[str, dict[str, str]] = {"slack": {}, "teams": {}}
     for team_entry in teams.values():
         for platform, channel in (
@@ -206,6 +228,7 @@ def _read(session: Session, revision: int | None) -> Directory:
             "teams": {p.teams_id: p.id for p in people.values() if p.teams_id},
         },
         _by_channel=by_channel,
+        projects=projects,
     )
 
 
