@@ -101,7 +101,7 @@ def console(
     settings = _settings()
     _prepare(settings, actor="console")
     ctx = build_context(settings, with_chat_adapters=False)
-    scheduler = build_scheduler(ctx.config_reloader, ctx.incidents)
+    scheduler = build_scheduler(ctx.config_reloader, ctx.incidents, gates=ctx.gates)
     ctx.dispatcher.start()
     scheduler.start()
     try:

@@ -21,6 +21,7 @@ from launchops.scheduler import ConfigReloader
 from launchops.services.component_index import ComponentIndex
 from launchops.services.config_sync import SyncResult, current_policy, sync_config
 from launchops.services.directory import DirectoryCache
+from launchops.services.gates import GateService
 from launchops.services.incidents import IncidentService
 from launchops.services.messaging import MessagingService
 from launchops.services.ownership import OwnershipService
@@ -51,6 +52,7 @@ class AppContext:
     slack: SlackAdapter | None = None
     teams: TeamsAdapter | None = None
     config_reloader: ConfigReloader | None = None
+    gates: GateService | None = None
 
     def close(self) -> None:
         self.dispatcher.stop()
@@ -69,8 +71,15 @@ def build_context(
     incidents = IncidentService(
         engine, platforms=platforms, index=ownership.index, default_locale=settings.locale
     )
+    gates = GateService(
+        engine, platforms=platforms, directory=directory, default_locale=settings.locale
+    )
     chat = ChatCore(
-        people=people, ownership=ownership, incidents=incidents, default_locale=settings.locale
+        people=people,
+        ownership=ownership,
+        incidents=incidents,
+        gates=gates,
+        default_locale=settings.locale,
     )
     senders: dict[str, Sender] = {}
     if "console" in platforms:
@@ -95,6 +104,7 @@ def build_context(
     )
     messaging.set_wakeup(dispatcher.wake)
     incidents.set_wakeup(dispatcher.wake)
+    gates.set_wakeup(dispatcher.wake)
     return AppContext(
         settings=settings,
         engine=engine,
@@ -108,6 +118,7 @@ def build_context(
         slack=slack,
         teams=teams,
         config_reloader=ConfigReloader(engine, Path(settings.config_dir)),
+        gates=gates,
     )
 
 

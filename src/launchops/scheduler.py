@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 from launchops.config import ConfigError, load_config
 from launchops.config.loader import CATALOG_FILE, POLICY_FILE
 from launchops.services.config_sync import sync_config
+from launchops.services.gates import GateService
 from launchops.services.incidents import IncidentService
 from launchops.services.messaging import MessagingService
 
@@ -25,6 +26,8 @@ log = structlog.get_logger(__name__)
 CONFIG_POLL_SECONDS = 30
 # Escalations must leave within 10 s of their deadline (DESIGN.md §5).
 ESCALATION_SWEEP_SECONDS = 1.0
+# Gate reminders too (DESIGN.md §5 "On time"); expiry rides on the same sweep.
+GATE_SWEEP_SECONDS = 1.0
 
 # APScheduler logs every run at INFO: two lines a second for the sweep. Its warnings (a missed
 # or skipped run) and errors (a job that raised) still show.
@@ -88,6 +91,7 @@ def build_scheduler(
     reloader: ConfigReloader | None,
     incidents: IncidentService | None,
     messaging: MessagingService | None = None,
+    gates: GateService | None = None,
 ) -> BackgroundScheduler:
     """Jobs are safe to run on every replica: the escalation sweep claims each step in the
     store (SKIP LOCKED / compare-and-set), so no leader election is needed for it."""
@@ -108,6 +112,17 @@ def build_scheduler(
             args=[incidents],
             seconds=ESCALATION_SWEEP_SECONDS,
             id="escalation-sweep",
+            max_instances=1,
+            coalesce=True,
+        )
+    if gates is not None:
+        # Exactly once across replicas: each reminder and expiry is claimed in the store
+        # (services/gate_sweep.py), so every replica may run it.
+        scheduler.add_job(
+            gates.sweep,
+            "interval",
+            seconds=GATE_SWEEP_SECONDS,
+            id="gate-sweep",
             max_instances=1,
             coalesce=True,
         )

@@ -123,7 +123,7 @@ def create_app(ctx: AppContext, *, run_dispatcher: bool = True) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         scheduler = (
-            build_scheduler(ctx.config_reloader, ctx.incidents, ctx.messaging)
+            build_scheduler(ctx.config_reloader, ctx.incidents, ctx.messaging, ctx.gates)
             if run_dispatcher
             else None
         )

@@ -15,18 +15,22 @@ import structlog
 from launchops.chat import views
 from launchops.chat.grammar import (
     Command,
+    DecideGate,
     DeclareIncident,
+    GateStatus,
     Help,
     IncidentAction,
     IncidentForm,
     Owns,
+    RequestGate,
     WhoOwns,
     parse,
 )
 from launchops.domain.errors import BadCommand, LaunchOpsError, NotFound
-from launchops.messages import incident_views
+from launchops.messages import gate_views, incident_views
 from launchops.messages.i18n import t
 from launchops.messages.reply import Card, Reply
+from launchops.services.gates import GateService
 from launchops.services.incidents import Actor, IncidentService
 from launchops.services.ownership import OwnershipService
 from launchops.services.people import PeopleService, Viewer
@@ -67,7 +71,7 @@ class Answer:
             return command.action == "status" or (
                 command.action == "severity" and command.level is None
             )
-        return isinstance(command, (Help, WhoOwns, Owns, IncidentForm))
+        return isinstance(command, (Help, WhoOwns, Owns, IncidentForm, GateStatus))
 
 
 class ChatCore:
@@ -77,11 +81,13 @@ class ChatCore:
         people: PeopleService,
         ownership: OwnershipService,
         incidents: IncidentService | None = None,
+        gates: GateService | None = None,
         default_locale: str = "en",
     ) -> None:
         self._people = people
         self._ownership = ownership
         self._incidents = incidents
+        self._gates = gates
         self._default_locale = default_locale
 
     def locale_for(self, viewer: Viewer) -> str:
@@ -125,12 +131,50 @@ class ChatCore:
                 return self._declare(command, asker, viewer, locale)
             case IncidentAction():
                 return self._incident_action(command, asker, viewer, locale)
+            case RequestGate() | GateStatus() | DecideGate():
+                return self._gate(command, asker, viewer, locale)
         raise AssertionError(f"unhandled command {command!r}")  # pragma: no cover
 
     def _service(self) -> IncidentService:
         if self._incidents is None:  # pragma: no cover - wiring error, not user input
             raise RuntimeError("incident service not wired")
         return self._incidents
+
+    def _gate(
+        self,
+        command: RequestGate | GateStatus | DecideGate,
+        asker: Asker,
+        viewer: Viewer,
+        locale: str,
+    ) -> Reply:
+        if self._gates is None:  # pragma: no cover - wiring error, not user input
+            raise RuntimeError("gate service not wired")
+        gates = self._gates
+        match command:
+            case GateStatus(project=project):
+                status = gates.status(project)
+                return gate_views.status_reply(
+                    status.project, status.stage, status.open, status.past, locale
+                )
+            case RequestGate(project=project, stage=stage):
+                requested = gates.request(
+                    project, stage, self.actor(asker, viewer), request_key=asker.request_key
+                )
+                return gate_views.requested_reply(
+                    requested.gate,
+                    locale,
+                    asked=requested.asked,
+                    unreachable=requested.unreachable,
+                    created=requested.created,
+                )
+            case DecideGate(request_id=request_id, verdict=verdict, reason=reason):
+                decided = gates.decide(
+                    request_id, verdict, self.actor(asker, viewer), reason=reason
+                )
+                return gate_views.decided_reply(
+                    decided.gate, locale, decided.verdict, recorded=decided.recorded
+                )
+        raise AssertionError(f"unhandled command {command!r}")  # pragma: no cover
 
     @staticmethod
     def actor(asker: Asker, viewer: Viewer) -> Actor:

@@ -73,7 +73,41 @@ class IncidentAction:
     level: str | None = None
 
 
-Command = Help | WhoOwns | Owns | IncidentForm | DeclareIncident | IncidentAction
+@dataclass(frozen=True)
+class RequestGate:
+    """`gate request <project> <stage>`: the project is every word before the last."""
+
+    project: str
+    stage: str
+
+
+@dataclass(frozen=True)
+class GateStatus:
+    """`gate status <project>`: a question, answered without writing anything."""
+
+    project: str
+
+
+@dataclass(frozen=True)
+class DecideGate:
+    """`gate approve <n>`, `gate reject <n> <reason>`: the text twin of the DM's buttons."""
+
+    request_id: int
+    verdict: str  # approve | reject
+    reason: str | None = None
+
+
+Command = (
+    Help
+    | WhoOwns
+    | Owns
+    | IncidentForm
+    | DeclareIncident
+    | IncidentAction
+    | RequestGate
+    | GateStatus
+    | DecideGate
+)
 
 _SLACK_MENTION = re.compile(r"^(?:<@[A-Z0-9]+(?:\|[^>]*)?>\s*)+")
 _LEADING_BOT_WORD = re.compile(r"^/?(?:launchops)\b\s*", re.IGNORECASE)
@@ -84,6 +118,8 @@ _HELP = re.compile(r"^(?:help|\?|도움말)(?:\s+(?P<topic>.*))?$", re.IGNORECAS
 # "검색기 담당자 누구야?" / "검색기 담당은?" — the natural Korean question.
 _KO_WHO = re.compile(r"^(?P<q>.+?)\s*담당(?:자|팀)?\s*(?:은|는|이|가)?\s*(?:누구\S*)?\s*$")
 _INCIDENT = re.compile(r"^incident(?:\s+(?P<rest>.*))?$", re.IGNORECASE | re.DOTALL)
+_GATE = re.compile(r"^gate(?:\s+(?P<rest>.*))?$", re.IGNORECASE | re.DOTALL)
+_GATE_ID = re.compile(r"^(?:#|gate-?)?(\d{1,9})$", re.IGNORECASE)
 _LEVEL_LIKE = re.compile(r"^(?:p|sev)\d+$", re.IGNORECASE)
 _INCIDENT_ID = re.compile(r"^(?:#|inc-?)?(\d{1,9})$", re.IGNORECASE)
 INCIDENT_ACTIONS = {
@@ -137,6 +173,8 @@ def parse(text: str) -> Command:
         return WhoOwns(clean_query(match.group("q"), "usage.who_owns"))
     if match := _INCIDENT.match(body):
         return _incident(match.group("rest") or "")
+    if match := _GATE.match(body):
+        return _gate(match.group("rest") or "")
     if match := _KO_WHO.match(body):
         return WhoOwns(clean_query(match.group("q"), "usage.who_owns"))
     first_word = body.split(maxsplit=1)[0][:40]
@@ -177,3 +215,24 @@ def _incident(rest: str) -> Command:
         candidate = clean_query(component, "usage.incident")
         return DeclareIncident(level, title.strip(), candidate, details, text, guessed=True)
     return DeclareIncident(level, text, None, details, text)
+
+
+def _gate(rest: str) -> Command:
+    """`gate request <project> <stage>`, `gate status <project>`, `gate approve|reject …`."""
+    first, _, tail = rest.strip().partition(" ")
+    word = first.lower()
+    tail = tail.strip()
+    if word == "request":
+        project, _, stage = tail.rpartition(" ")
+        if not project.strip() or not stage:
+            raise BadCommand("gate.usage")
+        return RequestGate(clean_query(project, "gate.usage"), stage.strip().lower())
+    if word == "status":
+        return GateStatus(clean_query(tail, "gate.usage"))
+    if word in ("approve", "reject"):
+        number, _, reason = tail.partition(" ")
+        match = _GATE_ID.match(number)
+        if not match:
+            raise BadCommand("gate.usage")
+        return DecideGate(int(match.group(1)), word, collapse_spaces(reason) or None)
+    raise BadCommand("gate.usage")

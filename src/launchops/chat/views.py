@@ -32,6 +32,14 @@ HELP_TOPICS = {
     "paging": "incidents",
     "인시던트": "incidents",
     "장애": "incidents",
+    "gate": "gates",
+    "gates": "gates",
+    "stage": "gates",
+    "stages": "gates",
+    "approval": "gates",
+    "approvals": "gates",
+    "게이트": "gates",
+    "승인": "gates",
 }
 
 
