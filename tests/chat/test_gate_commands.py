@@ -142,3 +142,14 @@ def test_help_names_the_gate_commands(chat: ChatCore) -> None:
     topic = chat.answer("help gates", console("bob")).reply
     assert topic.card is not None and topic.card.title == "Help — stage gates"
     assert "게이트" in chat.answer("help 게이트", console("minjun")).reply.text
+
+
+def test_the_scheduler_sweeps_gates_every_second(sqlite_url: str) -> None:
+    from launchops.scheduler import GATE_SWEEP_SECONDS, build_scheduler
+
+    engine = make_engine(sqlite_url)
+    gates = GateService(engine, platforms=("console",), directory=DirectoryCache(engine))
+    job = build_scheduler(None, None, gates=gates).get_job("gate-sweep")
+    assert job is not None and job.func == gates.sweep
+    assert job.trigger.interval.total_seconds() == GATE_SWEEP_SECONDS <= 10
+    engine.dispose()

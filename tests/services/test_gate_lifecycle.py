@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
+from launchops.messages import gate_views as cards
 from launchops.services.gates import Decided, GateService
 from launchops.store import make_engine, session_scope
 from launchops.store.gate_models import EvidenceChange
@@ -83,7 +84,9 @@ def declare_p1(engine: Engine, gates: GateService, *, fail: bool = False) -> lis
         session.add(incident)
         session.flush()
         changed = gates.evidence_changed(
-            session, "retriever", f"P1 INC-{incident.id} declared on Retriever: empty answers"
+            session,
+            "retriever",
+            cards.incident_reason("p1", f"INC-{incident.id}", "Retriever", "empty answers", "en"),
         )
         if fail:
             raise RuntimeError("the declaration rolls back")

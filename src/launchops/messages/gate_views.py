@@ -21,6 +21,7 @@ __all__ = [
     "approval_request",
     "decided_reply",
     "evidence_changed",
+    "incident_reason",
     "reminder",
     "requested_reply",
     "status_reply",
@@ -286,3 +287,16 @@ def status_reply(
     text = "\n".join(lines)
     title = t("gate.show.title", locale, project=project)
     return Reply(text=text, private=True, card=Card(title=title, text=text, fields=tuple(fields)))
+
+
+def incident_reason(level: str, ref: str, component: str, title: str, locale: str) -> str:
+    """Why the evidence changed, for `GateService.evidence_changed` when a P0/P1 is declared:
+    kept as written (in the bot's language) on the request and shown to every approver."""
+    return t(
+        "gate.reason.incident",
+        locale,
+        level=level.upper(),
+        ref=ref,
+        component=component,
+        title=title,
+    )
