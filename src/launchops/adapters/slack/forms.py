@@ -207,6 +207,9 @@ class IncidentForms:
             block = modals.block_for_error(answer.error.key)
             ack(response_action="errors", errors={block: answer.reply.text})
             return
+        if view_id and not self._seen.first_time(f"slack:submitted:{view_id}"):
+            ack()  # a double-clicked Declare: the first submission's confirmation says it all
+            return
         kind, where = private_destination(user, form.channel, form.response_url)
         self._after_ack.send(
             context, kind=kind, destination=where, reply=answer.reply, locale=answer.locale
