@@ -105,6 +105,7 @@ def build_context(
     messaging.set_wakeup(dispatcher.wake)
     incidents.set_wakeup(dispatcher.wake)
     gates.set_wakeup(dispatcher.wake)
+    incidents.set_major_incident_hook(gates.evidence_changed)
     return AppContext(
         settings=settings,
         engine=engine,

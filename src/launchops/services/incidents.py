@@ -23,6 +23,7 @@ from sqlmodel import Session, col, select
 from launchops.domain.errors import BadCommand, Forbidden, InvalidTransition
 from launchops.domain.incidents import MAX_DESCRIPTION_CHARS, IncidentView, check_title, parse_level
 from launchops.domain.paging import OrgSnapshot
+from launchops.messages.gate_views import incident_reason
 from launchops.metrics import INCIDENTS_ACKNOWLEDGED, INCIDENTS_DECLARED, INCIDENTS_RESOLVED
 from launchops.services import audit
 from launchops.services.actors import Actor
@@ -46,6 +47,9 @@ from launchops.store.types import utcnow
 __all__ = ["OPEN_STATES", "Actor", "Declared", "IncidentService", "Outcome"]
 
 log = structlog.get_logger(__name__)
+
+MAJOR = ("p0", "p1")  # the severities that count as evidence against an open gate
+MajorIncidentHook = Callable[[Session, str, str], object]  # (session, component id, reason)
 
 
 @dataclass(frozen=True)
@@ -85,11 +89,27 @@ class IncidentService(IncidentReads):
         self._locale = default_locale
         self._clock = clock
         self._on_enqueue = on_enqueue or (lambda: None)
+        self._on_major: MajorIncidentHook | None = None
         self._messages = IncidentMessenger(platforms=platforms, locale=default_locale, clock=clock)
         self._escalator = Escalator(engine, self._messages, clock=clock, unit=self._unit)
 
     def set_wakeup(self, on_enqueue: Callable[[], None]) -> None:
         self._on_enqueue = on_enqueue
+
+    def set_major_incident_hook(self, hook: MajorIncidentHook) -> None:
+        """Told of each P0/P1 on a component inside its transaction (the gates' evidence)."""
+        self._on_major = hook
+
+    def _tell_major(self, session: Session, incident: Incident, directory: Directory) -> None:
+        """A P0/P1 on a component is new evidence for the open gates of its projects, taking
+        effect at this transaction's commit (DESIGN §4), so it is told here, not after."""
+        if self._on_major is None or incident.component_id is None:
+            return
+        component = directory.components.get(incident.component_id)
+        name = component.name if component else incident.component_id
+        ref = f"INC-{incident.id}"
+        reason = incident_reason(incident.severity, ref, name, incident.title, self._locale)
+        self._on_major(session, incident.component_id, reason)
 
     def _unit(self) -> AbstractContextManager[Session]:
         # The wakeup is looked up per unit: set_wakeup may come after construction.
@@ -188,6 +208,8 @@ class IncidentService(IncidentReads):
         incident.previous_incident_id = self._previous(session, fingerprint)
         session.add(incident)
         session.flush()
+        if severity in MAJOR:
+            self._tell_major(session, incident, directory)
         paged, unreachable, channels = self._messages.page_level(
             session, incident, level_policy, policy, snapshot, actor
         )
@@ -334,6 +356,8 @@ class IncidentService(IncidentReads):
             ):
                 self._refuse(session, incident)
             directory = self._directory.get(session)
+            if new in MAJOR and old not in MAJOR:
+                self._tell_major(session, incident, directory)
             snapshot = org_snapshot(
                 session,
                 component_id=incident.component_id,
