@@ -43,6 +43,20 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
+SLACK_SECRET = "test-signing-secret"
+
+
+def slack_settings(database_url: str, slack_api_url: str, **overrides: Any) -> Settings:
+    """Settings for a Slack install whose Web API is the loopback fake at `slack_api_url`."""
+    values = {
+        "SLACK_BOT_TOKEN": "xoxb-test-token",
+        "SLACK_SIGNING_SECRET": SLACK_SECRET,
+        "SLACK_API_URL": slack_api_url,
+        **overrides,
+    }
+    return make_settings(database_url, **values)
+
+
 @contextmanager
 def running_app(settings: Settings) -> Iterator[RunningApp]:
     prepare_store(settings, actor="test")

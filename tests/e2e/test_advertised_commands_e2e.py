@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from launchops.messages.i18n import LOCALES, catalogue, t
-from tests.e2e.harness import RunningApp, make_settings, running_app
+from tests.e2e.harness import SLACK_SECRET, RunningApp, make_settings, running_app, slack_settings
 from tests.e2e.slack_ack import ack_answer
 from tests.e2e.test_teams_incidents_e2e import FILTERED_GAP
 from tests.fakes.slack_api import FakeSlackAPI
@@ -28,7 +28,7 @@ from tests.fakes.teams_connector import FakeBotConnector, message_activity
 pytestmark = pytest.mark.e2e
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
-SECRET = "test-signing-secret"
+SECRET = SLACK_SECRET
 FORM = "application/x-www-form-urlencoded"
 EXAMPLE = re.compile(r"(?:e\.g\.|예:)\s*(?P<example>.+?)\s*$")
 
@@ -91,21 +91,8 @@ def test_help_has_examples_in_every_language() -> None:
 
 
 @pytest.fixture
-def slack() -> Iterator[FakeSlackAPI]:
-    with FakeSlackAPI() as fake:
-        yield fake
-        fake.assert_valid()
-
-
-@pytest.fixture
 def slack_app(sqlite_url: str, slack: FakeSlackAPI) -> Iterator[RunningApp]:
-    settings = make_settings(
-        sqlite_url,
-        SLACK_BOT_TOKEN="xoxb-test-token",
-        SLACK_SIGNING_SECRET=SECRET,
-        SLACK_API_URL=slack.url,
-    )
-    with running_app(settings) as running:
+    with running_app(slack_settings(sqlite_url, slack.url)) as running:
         yield running
 
 

@@ -10,34 +10,21 @@ import pytest
 from sqlmodel import Session, select
 
 from launchops.store.models import Incident
-from tests.e2e.harness import RunningApp, make_settings, running_app
+from tests.e2e.harness import SLACK_SECRET, RunningApp, running_app, slack_settings
 from tests.e2e.slack_ack import ack_answer
 from tests.fakes.slack_api import FakeSlackAPI
 from tests.fakes.slack_requests import sign, slash_command_body
 
 pytestmark = pytest.mark.e2e
 
-SECRET = "test-signing-secret"
+SECRET = SLACK_SECRET
 FORM = "application/x-www-form-urlencoded"
 ML_CHANNEL = "C0MLTEAM"  # the ML team's channel in config/catalog.yaml
 
 
 @pytest.fixture
-def slack() -> Iterator[FakeSlackAPI]:
-    with FakeSlackAPI() as fake:
-        yield fake
-        fake.assert_valid()
-
-
-@pytest.fixture
 def app(sqlite_url: str, slack: FakeSlackAPI) -> Iterator[RunningApp]:
-    settings = make_settings(
-        sqlite_url,
-        SLACK_BOT_TOKEN="xoxb-test",
-        SLACK_SIGNING_SECRET=SECRET,
-        SLACK_API_URL=slack.url,
-    )
-    with running_app(settings) as running:
+    with running_app(slack_settings(sqlite_url, slack.url)) as running:
         yield running
 
 

@@ -51,13 +51,6 @@ def counting(app: RunningApp) -> Iterator[StoreActivity]:
 
 
 @pytest.fixture
-def slack() -> Iterator[FakeSlackAPI]:
-    with FakeSlackAPI() as fake:
-        yield fake
-        fake.assert_valid()
-
-
-@pytest.fixture
 def app(sqlite_url: str, slack: FakeSlackAPI) -> Iterator[RunningApp]:
     settings = make_settings(
         sqlite_url,
