@@ -96,13 +96,7 @@ class GateMessenger:
 
     def refresh(self, session: Session, view: GateView) -> None:
         """Edit every summary card of the gate in place."""
-        table = outbox.outbox_table
-        rows = session.execute(
-            select(table.c.id, table.c.platform, table.c.locale)
-            .where(table.c.dedupe_key.like(f"{_card_prefix(view.id)}%"))
-            .order_by(table.c.id)
-        ).all()
-        for card_id, platform, locale in rows:
+        for card_id, platform, _kind, _destination, locale in _summary_cards(session, view.id):
             outbox.enqueue(
                 session,
                 platform=platform,
@@ -118,13 +112,7 @@ class GateMessenger:
         self, session: Session, directory: Directory, view: GateView, project: ProjectInfo
     ) -> None:
         """Once per gate: where its summary card is, a new message saying how it ended."""
-        table = outbox.outbox_table
-        rows = session.execute(
-            select(table.c.platform, table.c.kind, table.c.destination)
-            .where(table.c.dedupe_key.like(f"{_card_prefix(view.id)}%"))
-            .order_by(table.c.id)
-        ).all()
-        for platform, kind, destination in rows:
+        for _card_id, platform, kind, destination, _locale in _summary_cards(session, view.id):
             outbox.enqueue(
                 session,
                 platform=platform,
@@ -138,6 +126,19 @@ class GateMessenger:
 
 def _card_prefix(request_id: int) -> str:
     return f"gate:{request_id}:card:"
+
+
+def _summary_cards(session: Session, request_id: int) -> list[Any]:
+    """(outbox id, platform, kind, destination, locale) of each summary card posted for the
+    gate, oldest first: found again by their dedupe key, so no table tracks them."""
+    table = outbox.outbox_table
+    return list(
+        session.execute(
+            select(table.c.id, table.c.platform, table.c.kind, table.c.destination, table.c.locale)
+            .where(table.c.dedupe_key.like(f"{_card_prefix(request_id)}%"))
+            .order_by(table.c.id)
+        ).all()
+    )
 
 
 def _team_of(directory: Directory, person_id: str) -> TeamEntry | None:
