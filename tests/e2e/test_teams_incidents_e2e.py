@@ -712,10 +712,10 @@ def test_a_page_teams_refuses_for_good_is_in_the_thread_and_escalates_at_once(
 ) -> None:
     """Chris does not have the app: Teams refuses to open his personal chat (403). The
     channel thread says so in words, and Carol is paged at once, an hour before the
-    deadline. (Pages go out before cards, so the refused request is Chris's.)"""
+    deadline."""
     connector.fail_next(
         403,
-        route="create_conversation",
+        route=f"create_conversation:{CHRIS['id']}",
         body={"error": {"code": "BotNotInConversationRoster", "message": "not installed"}},
     )
     declare(steady_app, connector, "incident p1 retriever: empty answers")

@@ -178,7 +178,8 @@ class FakeBotConnector(LoopbackServer):
         route: str | None = None,
         body: Mapping[str, Any] | None = None,
     ) -> None:
-        """Answer the next `times` requests (of `route`, or any) with `status` instead."""
+        """Answer the next `times` requests (of `route`, or any) with `status` instead. A route
+        `create_conversation:<member id>` fails only the personal chat opened with that member."""
         if headers is None:
             headers = {"Retry-After": "1"} if status == 429 else {}
         if body is None:
@@ -212,7 +213,10 @@ class FakeBotConnector(LoopbackServer):
         except json.JSONDecodeError as exc:
             self.add_problem(f"{route.name}: body is not JSON: {exc}")
             return _error(400, "BadSyntax", str(exc))
-        failure = self._script.take(route.name)
+        failure = None
+        if route.name == "create_conversation":  # a failure may be scripted for one person
+            failure = self._script.take(f"{route.name}:{_first_member(body)}")
+        failure = failure or self._script.take(route.name)
         if failure is not None:
             self._append(self.failures, self._record(route, request, body, None))
             return HttpResponse(failure.status, failure.body, failure.headers)
@@ -304,6 +308,13 @@ class FakeBotConnector(LoopbackServer):
 
     def _new_activity_id(self) -> str:
         return str(1_700_000_000_000 + next(self._ids))
+
+
+def _first_member(body: Any) -> str | None:
+    """The person a `create_conversation` opens a personal chat with."""
+    members = body.get("members") if isinstance(body, dict) else None
+    first = members[0] if isinstance(members, list) and members else None
+    return first.get("id") if isinstance(first, dict) else None
 
 
 def _default_member(member_id: str) -> dict[str, Any]:
