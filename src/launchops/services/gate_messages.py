@@ -17,7 +17,8 @@ from launchops.delivery import outbox
 from launchops.domain.gates import GateView
 from launchops.messages import gate_views as cards
 from launchops.messages.reply import Reply
-from launchops.services.directory import Directory, PersonInfo, ProjectInfo, TeamEntry
+from launchops.services.destinations import dm_destination
+from launchops.services.directory import Directory, ProjectInfo, TeamEntry
 
 __all__ = ["GateMessenger"]
 
@@ -48,7 +49,7 @@ class GateMessenger:
             locale = person.locale or self._locale
             sent = False
             for platform in self._platforms:
-                destination = _dm_destination(platform, person)
+                destination = dm_destination(platform, person)
                 if destination is None:
                     continue
                 kind, where = destination
@@ -80,7 +81,7 @@ class GateMessenger:
         for platform in self._platforms:
             where = _channel_destination(platform, team) if team else None
             if where is None and requester is not None:
-                where = _dm_destination(platform, requester)
+                where = dm_destination(platform, requester)
             if where is None:
                 continue
             kind, destination = where
@@ -144,16 +145,6 @@ def _summary_cards(session: Session, request_id: int) -> list[Any]:
 def _team_of(directory: Directory, person_id: str) -> TeamEntry | None:
     """The first team (in catalog order) the person belongs to."""
     return next((t for t in directory.teams.values() if person_id in t.members), None)
-
-
-def _dm_destination(platform: str, person: PersonInfo) -> tuple[str, Mapping[str, Any]] | None:
-    if platform == "slack" and person.slack_id:
-        return "dm", {"user": person.slack_id}
-    if platform == "teams" and person.teams_id:
-        return "post", {"conversation": person.teams_id}
-    if platform == "console":
-        return "post", {"user": person.id}
-    return None
 
 
 def _channel_destination(platform: str, team: TeamEntry) -> tuple[str, Mapping[str, Any]] | None:

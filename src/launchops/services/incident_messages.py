@@ -21,6 +21,7 @@ from launchops.domain.paging import OrgSnapshot, PagePlan, plan_pages
 from launchops.messages import incident_views as cards
 from launchops.messages.reply import Reply
 from launchops.services.actors import Actor
+from launchops.services.destinations import dm_destination
 from launchops.services.incident_records import incident_view
 from launchops.services.org import people_by_id
 from launchops.store.models import Incident, IncidentMessage, IncidentResponder, Person, Team
@@ -134,7 +135,7 @@ class IncidentMessenger:
                 key = f"incident:{incident.id}:step:{step}:page:{person_id}"
             sent = False
             for platform in self._platforms:
-                destination = _dm_destination(platform, person)
+                destination = dm_destination(platform, person)
                 if destination is None:
                     continue
                 kind, where = destination
@@ -345,16 +346,6 @@ def room_name(prefix: str, number: int, title: str) -> str:
 
 def _room_key(incident_id: int) -> str:
     return f"incident:{incident_id}:room:slack"
-
-
-def _dm_destination(platform: str, person: Person) -> tuple[str, dict[str, Any]] | None:
-    if platform == "slack" and person.slack_id:
-        return "dm", {"user": person.slack_id}
-    if platform == "teams" and person.teams_id:
-        return "post", {"conversation": person.teams_id}
-    if platform == "console":
-        return "post", {"user": person.id}
-    return None
 
 
 def _channel_of(platform: str, team: Team) -> str | None:
