@@ -214,15 +214,20 @@ def requested_reply(
 
 
 def decided_reply(view: GateView, locale: str, verdict: str, *, recorded: bool) -> Reply:
+    """The outcome, with the gate's summary card as it now stands (who decided, who is
+    pending) under it: a button click shows it in place of the card clicked."""
     gate = ref(view, locale)
     if not recorded:
         word = t(f"gate.verdict.{verdict}", locale)
-        return Reply(text=t("gate.decided.already", locale, ref=gate, verdict=word), private=True)
-    text = t(f"gate.decided.{verdict}", locale, ref=gate)
-    if view.status == "passed":
+        text = t("gate.decided.already", locale, ref=gate, verdict=word)
+    else:
+        text = t(f"gate.decided.{verdict}", locale, ref=gate)
+    if recorded and view.status == "passed":
         stage = stage_name(view.to_stage, locale)
         text = f"{text} {t('gate.decided.passed', locale, project=view.project_name, stage=stage)}"
-    return Reply(text=text, private=True)
+    card = summary_card(view, locale).card
+    assert card is not None
+    return Reply(text=text, private=True, card=card.model_copy(update={"note": text}))
 
 
 def _decision_line(decision: DecisionView, locale: str) -> str:
