@@ -11,7 +11,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine
 from sqlmodel import SQLModel
 
-from launchops.store import gate_models, models  # noqa: F401  (every table on the metadata)
+from launchops.store import feedback_models, gate_models, models  # noqa: F401  (every table)
 from launchops.store.db import alembic_config, upgrade_schema
 
 
