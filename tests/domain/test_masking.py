@@ -111,6 +111,21 @@ HEX_SECRET = "3f9a1c7e5b2d8f4a6c0e9b1d7f3a5c8e2b4d6f0a"  # 40 hex
         ),
         (f"opaque {RANDOM_KEY}", "opaque [secret]"),
         (f"sha {HEX_SECRET}", "sha [secret]"),
+        # IP addresses (loopback stays, see below)
+        ("서버 192.168.0.12에서 오류", "서버 [ip]에서 오류"),
+        ("client=10.0.0.1:5432", "client=[ip]:5432"),
+        ("from 203.0.113.7.", "from [ip]."),
+        ("ipv6 2001:db8::8a2e:370:7334 here", "ipv6 [ip] here"),
+        ("2001:0db8:85a3:0000:0000:8a2e:0370:7334", "[ip]"),
+        # glued to Korean text, no spaces at all
+        ("연락처010-1234-5678로", "연락처[phone]로"),
+        ("연락처01012345678로연락", "연락처[phone]로연락"),
+        ("전화+82-10-1234-5678입니다", "전화[phone]입니다"),
+        ("메일은alice@example.com입니다", "메일은[email]입니다"),
+        ("카드4111-1111-1111-1111로결제", "카드[card]로결제"),
+        ("주민번호900101-1234567입니다", "주민번호[rrn]입니다"),
+        ("토큰xoxb-1234567890-abcdefghij로", "토큰[secret]로"),
+        ("서버192.168.0.12에서", "서버[ip]에서"),
         # several kinds in one text
         (
             f"alice@example.com paged 010-1234-5678 with {SLACK_BOT}",
@@ -141,6 +156,13 @@ def test_masks(text: str, expected: str) -> None:
         "retriever",
         "port 5432",
         "127.0.0.1:8080",
+        "::1",
+        "0.0.0.0:3000",
+        "v1.2.3.4",
+        "1.2.3.4.5",
+        "999.1.1.1",
+        "12:30:45",
+        "00:1a:2b:3c:4d:5e",  # a MAC address
         "took 1234567 ms",
         "year 2026",
         "550e8400-e29b-41d4-a716-446655440000",  # a UUID
@@ -161,7 +183,7 @@ def test_masks(text: str, expected: str) -> None:
         "sk-learn-compatible-estimators-only",
         "task-AbCdEf0123456789AbCdEf0123",
         "postgresql+psycopg://postgres@127.0.0.1:5432/test",
-        "[email] [phone] [card] [rrn] [secret]",
+        "[email] [phone] [card] [rrn] [secret] [ip]",
         "검색기 담당자 누구야?",
     ],
 )
@@ -178,7 +200,7 @@ def test_rrn_dates_follow_the_century_of_the_gender_digit() -> None:
 
 
 def test_placeholders_name_what_was_there() -> None:
-    assert PLACEHOLDERS == ("[email]", "[phone]", "[card]", "[rrn]", "[secret]")
+    assert PLACEHOLDERS == ("[email]", "[phone]", "[card]", "[rrn]", "[secret]", "[ip]")
 
 
 # --- properties ----------------------------------------------------------------------------
@@ -191,6 +213,8 @@ SENSITIVE_PIECES = [
     "4111 1111 1111 1111",
     "5500-0000-0000-0004",
     "900101-1234567",
+    "192.168.0.12",
+    "2001:db8::1",
     SLACK_BOT,
     OPENAI,
     AWS,

@@ -14,10 +14,12 @@ numbers, ISO timestamps, Slack message timestamps, versions, ports, UUIDs and gi
 short hashes must stay readable, or the logs stop being useful for the very incidents they
 record.
 
-Kinds run in a fixed order — secrets, emails, RRNs, cards, phones — so a token or an
-address is taken whole before its digits could be mistaken for a phone number, and an RRN
-before its 13 digits could pass as a card. Placeholders contain no digits, no `@` and no
-token shapes, so masking an already masked text changes nothing.
+Kinds run in a fixed order — secrets, emails, IP addresses, RRNs, cards, phones — so a
+token or an address is taken whole before its digits could be mistaken for a phone number,
+and an RRN before its 13 digits could pass as a card. Loopback and unspecified addresses
+(127.0.0.1, ::1, 0.0.0.0) identify nobody and stay, so local URLs in logs stay readable.
+Placeholders contain no digits, no `@` and no token shapes, so masking an already masked
+text changes nothing.
 
 Pure: no I/O, no clock, no global state beyond precompiled patterns.
 """
@@ -25,6 +27,7 @@ Pure: no I/O, no clock, no global state beyond precompiled patterns.
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import math
 import re
 from collections import Counter
@@ -39,7 +42,8 @@ PHONE: Final = "[phone]"
 CARD: Final = "[card]"
 RRN: Final = "[rrn]"
 SECRET: Final = "[secret]"  # noqa: S105 - the placeholder, not a password
-PLACEHOLDERS: Final = (EMAIL, PHONE, CARD, RRN, SECRET)
+IP: Final = "[ip]"
+PLACEHOLDERS: Final = (EMAIL, PHONE, CARD, RRN, SECRET, IP)
 
 # Texts matching none of these cannot hold anything masked below: every kind needs a digit,
 # an `@`, a separator (`-`, `_`, `=`, `:`) or one of the few prefixes that may come
@@ -175,6 +179,36 @@ def _mask_assignment(match: re.Match[str]) -> str:
 _EMAIL: Final = re.compile(
     r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]++@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,63}(?![A-Za-z0-9-])"
 )
+
+# --- IP addresses --------------------------------------------------------------------------
+
+# Dotted quads standing on their own: not inside a longer dotted run (a version 1.2.3.4.5),
+# not after a letter (v1.2.3.4). Octets are checked by `ipaddress`, so 999.1.1.1 stays.
+_IPV4: Final = re.compile(r"(?<![0-9A-Za-z.])(?:[0-9]{1,3}\.){3}[0-9]{1,3}(?![0-9]|\.[0-9])")
+# IPv6 candidates: hex groups with at least two colons; `ipaddress` decides, so clock times
+# (12:30:45) and MAC addresses (eight groups are needed, or a `::`) stay.
+_IPV6: Final = re.compile(
+    r"(?<![0-9A-Za-z:.])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![0-9A-Za-z:])"
+)
+
+
+def _mask_ip(match: re.Match[str]) -> str:
+    try:
+        address = ipaddress.ip_address(match[0])
+    except ValueError:
+        return match[0]
+    if address.is_loopback or address.is_unspecified:
+        return match[0]
+    return IP
+
+
+def _mask_ips(text: str) -> str:
+    if "." in text:
+        text = _IPV4.sub(_mask_ip, text)
+    if "::" in text or text.count(":") >= 7:
+        text = _IPV6.sub(_mask_ip, text)
+    return text
+
 
 # --- Korean resident registration numbers -----------------------------------------------
 
@@ -320,7 +354,8 @@ def _mask_phones(text: str) -> str:
 
 
 def mask(text: str) -> str:
-    """`text` with every email, phone, card, RRN and secret replaced by its placeholder.
+    """`text` with every email, phone, card, RRN, IP address and secret replaced by its
+    placeholder.
 
     Idempotent, so text masked before it was stored can be masked again when logged. One
     pass nearly always is: but a later kind can free an earlier one's match (a phone
@@ -348,6 +383,7 @@ def _mask_once(text: str) -> str:
     if "@" in text:
         text = _EMAIL.sub(EMAIL, text)
     if _DIGIT.search(text):
+        text = _mask_ips(text)
         text = _RRN.sub(_mask_rrn, text)
         text = _DIGIT_RUN.sub(_mask_card_run, text)
         if _PHONE_HINT.search(_NOT_PHONE.sub("_", text)):
