@@ -10,7 +10,15 @@ from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 
 from launchops.chat.commands import Asker, ChatCore
-from launchops.chat.grammar import Command, DecideGate, GateStatus, RequestGate, parse
+from launchops.chat.grammar import (
+    AttestGate,
+    Command,
+    CommentGate,
+    DecideGate,
+    GateStatus,
+    RequestGate,
+    parse,
+)
 from launchops.domain.errors import BadCommand
 from launchops.services.directory import DirectoryCache
 from launchops.services.gates import GateService
@@ -63,7 +71,7 @@ def test_any_gate_text_parses_or_raises_a_typed_error(rest: str) -> None:
         command = parse(f"gate {rest}")
     except BadCommand:
         return
-    assert isinstance(command, RequestGate | GateStatus | DecideGate)
+    assert isinstance(command, RequestGate | GateStatus | DecideGate | CommentGate | AttestGate)
 
 
 @pytest.fixture

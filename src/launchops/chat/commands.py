@@ -14,7 +14,9 @@ import structlog
 
 from launchops.chat import views
 from launchops.chat.grammar import (
+    AttestGate,
     Command,
+    CommentGate,
     DecideGate,
     DeclareIncident,
     GateStatus,
@@ -27,6 +29,7 @@ from launchops.chat.grammar import (
     parse,
 )
 from launchops.domain.errors import BadCommand, LaunchOpsError, NotFound
+from launchops.domain.evidence import STAGE_EVIDENCE
 from launchops.messages import gate_views, incident_views
 from launchops.messages.i18n import t
 from launchops.messages.reply import Card, Reply
@@ -131,7 +134,7 @@ class ChatCore:
                 return self._declare(command, asker, viewer, locale)
             case IncidentAction():
                 return self._incident_action(command, asker, viewer, locale)
-            case RequestGate() | GateStatus() | DecideGate():
+            case RequestGate() | GateStatus() | DecideGate() | CommentGate() | AttestGate():
                 return self._gate(command, asker, viewer, locale)
         raise AssertionError(f"unhandled command {command!r}")  # pragma: no cover
 
@@ -142,7 +145,7 @@ class ChatCore:
 
     def _gate(
         self,
-        command: RequestGate | GateStatus | DecideGate,
+        command: RequestGate | GateStatus | DecideGate | CommentGate | AttestGate,
         asker: Asker,
         viewer: Viewer,
         locale: str,
@@ -169,10 +172,29 @@ class ChatCore:
                 )
             case DecideGate(request_id=request_id, verdict=verdict, reason=reason):
                 decided = gates.decide(
-                    request_id, verdict, self.actor(asker, viewer), reason=reason
+                    request_id,
+                    verdict,
+                    self.actor(asker, viewer),
+                    reason=reason,
+                    evidence_version=command.evidence_version,
                 )
                 return gate_views.decided_reply(
                     decided.gate, locale, decided.verdict, recorded=decided.recorded
+                )
+            case CommentGate(request_id=request_id, text=text):
+                gates.comment(
+                    request_id, self.actor(asker, viewer), text, request_key=asker.request_key
+                )
+                ref = t("gate.ref", locale, id=request_id)
+                return Reply(text=t("gate.commented", locale, ref=ref), private=True)
+            case AttestGate(request_id=request_id, item=item, ok=ok, value=value):
+                key = evidence_key(item)
+                view = gates.attest(request_id, key, ok, self.actor(asker, viewer), value=value)
+                ref = t("gate.ref", locale, id=view.id)
+                label = t(f"gate.evidence.{key}", locale)
+                mark = t("gate.mark.ok" if ok else "gate.mark.failed", locale)
+                return Reply(
+                    text=t("gate.attested", locale, ref=ref, item=f"{mark} {label}"), private=True
                 )
         raise AssertionError(f"unhandled command {command!r}")  # pragma: no cover
 
@@ -247,6 +269,16 @@ class ChatCore:
                 service.take_postmortem(incident_id, actor)
                 return Reply(text=t("incident.postmortem_done", locale, ref=ref), private=True)
         raise BadCommand("usage.incident_action")
+
+
+def evidence_key(item: str) -> str:
+    """`rollback` → `launch.rollback`: an item named by its last part when that is unique
+    among the stages' evidence; anything else is left for the gate service to refuse."""
+    keys = {key for items in STAGE_EVIDENCE.values() for key, _ in items}
+    if item in keys:
+        return item
+    matches = [key for key in keys if key.rsplit(".", 1)[-1] == item]
+    return matches[0] if len(matches) == 1 else item
 
 
 def error_reply(error: LaunchOpsError, locale: str) -> Reply:

@@ -95,6 +95,25 @@ class DecideGate:
     request_id: int
     verdict: str  # approve | reject
     reason: str | None = None
+    evidence_version: int | None = None  # from a button: which message the click came from
+
+
+@dataclass(frozen=True)
+class CommentGate:
+    """`gate comment <n> <text>`: a remark on a request, by its requester, owner or approvers."""
+
+    request_id: int
+    text: str
+
+
+@dataclass(frozen=True)
+class AttestGate:
+    """`gate attest <n> <item> yes|no [value]`: the requester's word for an evidence item."""
+
+    request_id: int
+    item: str  # a key of domain/evidence.py, e.g. `launch.rollback` (or just `rollback`)
+    ok: bool
+    value: str | None = None
 
 
 Command = (
@@ -107,6 +126,8 @@ Command = (
     | RequestGate
     | GateStatus
     | DecideGate
+    | CommentGate
+    | AttestGate
 )
 
 _SLACK_MENTION = re.compile(r"^(?:<@[A-Z0-9]+(?:\|[^>]*)?>\s*)+")
@@ -120,6 +141,7 @@ _KO_WHO = re.compile(r"^(?P<q>.+?)\s*담당(?:자|팀)?\s*(?:은|는|이|가)?\s
 _INCIDENT = re.compile(r"^incident(?:\s+(?P<rest>.*))?$", re.IGNORECASE | re.DOTALL)
 _GATE = re.compile(r"^gate(?:\s+(?P<rest>.*))?$", re.IGNORECASE | re.DOTALL)
 _GATE_ID = re.compile(r"^(?:#|gate-?)?(\d{1,9})$", re.IGNORECASE)
+_YES_NO = {"yes": True, "y": True, "ok": True, "예": True, "no": False, "n": False, "아니오": False}
 _LEVEL_LIKE = re.compile(r"^(?:p|sev)\d+$", re.IGNORECASE)
 _INCIDENT_ID = re.compile(r"^(?:#|inc-?)?(\d{1,9})$", re.IGNORECASE)
 INCIDENT_ACTIONS = {
@@ -217,8 +239,16 @@ def _incident(rest: str) -> Command:
     return DeclareIncident(level, text, None, details, text)
 
 
+def _gate_id(token: str) -> int:
+    match = _GATE_ID.match(token)
+    if not match:
+        raise BadCommand("gate.usage")
+    return int(match.group(1))
+
+
 def _gate(rest: str) -> Command:
-    """`gate request <project> <stage>`, `gate status <project>`, `gate approve|reject …`."""
+    """`gate request <project> <stage>`, `gate status <project>`, `gate approve|reject …`,
+    `gate comment <n> <text>`, `gate attest <n> <item> yes|no [value]`."""
     first, _, tail = rest.strip().partition(" ")
     word = first.lower()
     tail = tail.strip()
@@ -235,4 +265,17 @@ def _gate(rest: str) -> Command:
         if not match:
             raise BadCommand("gate.usage")
         return DecideGate(int(match.group(1)), word, collapse_spaces(reason) or None)
+    if word == "comment":
+        number, _, text = tail.partition(" ")
+        request_id = _gate_id(number)
+        if not text.strip():
+            raise BadCommand("gate.error.comment_required", id=request_id)
+        return CommentGate(request_id, text.strip())
+    if word == "attest":
+        parts = tail.split(maxsplit=3)
+        if len(parts) < 3 or parts[2].lower() not in _YES_NO:
+            raise BadCommand("gate.usage_attest")
+        value = collapse_spaces(parts[3]) if len(parts) > 3 else ""
+        item = parts[1].lower()[:64]
+        return AttestGate(_gate_id(parts[0]), item, _YES_NO[parts[2].lower()], value or None)
     raise BadCommand("gate.usage")

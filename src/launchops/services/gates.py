@@ -22,6 +22,7 @@ from launchops.config.models import parse_duration
 from launchops.domain.errors import BadCommand, Forbidden, InvalidTransition, NotFound
 from launchops.domain.evidence import fingerprint
 from launchops.domain.gates import GateView, next_stage, requirements
+from launchops.domain.masking import mask
 from launchops.messages import gate_views as cards
 from launchops.messages.reply import Reply
 from launchops.services import audit
@@ -47,13 +48,23 @@ from launchops.store.gate_models import (
     GateDecision,
     GateRequest,
 )
+from launchops.store.models import AuditEntry
 from launchops.store.types import utcnow
 
-__all__ = ["MAX_REASON_CHARS", "Decided", "GateService", "GateStatus", "Requested"]
+__all__ = [
+    "MAX_COMMENT_CHARS",
+    "MAX_REASON_CHARS",
+    "Commented",
+    "Decided",
+    "GateService",
+    "GateStatus",
+    "Requested",
+]
 
 log = structlog.get_logger(__name__)
 
 MAX_REASON_CHARS = 2000
+MAX_COMMENT_CHARS = 2000
 HISTORY = 10  # past gates shown by `gate status`
 
 
@@ -70,6 +81,13 @@ class Decided:
     gate: GateView
     verdict: str
     recorded: bool  # False: this person's decision on this evidence was already there
+
+
+@dataclass(frozen=True)
+class Commented:
+    gate: GateView
+    text: str  # as recorded: masked
+    recorded: bool  # False: the same request (a retry) was recorded before
 
 
 @dataclass(frozen=True)
@@ -335,6 +353,57 @@ class GateService:
         `EvidenceKeeper.evidence_changed`); returns the ids of the gates it changed."""
         return self._changes.evidence_changed(session, component_id, reason)
 
+    # commenting ---------------------------------------------------------------------------
+    def comment(
+        self, request_id: int, actor: Actor, text: str, *, request_key: str | None = None
+    ) -> Commented:
+        """A remark on an open request by its requester, the project's owner or one of its
+        approvers: masked, at most MAX_COMMENT_CHARS, kept in the audit log (`gate.commented`).
+        A retried request (same `request_key`) records nothing twice."""
+        text = text.strip()
+        if not text:
+            raise BadCommand("gate.error.comment_required", id=request_id)
+        if len(text) > MAX_COMMENT_CHARS:
+            raise BadCommand(
+                "gate.error.comment_too_long", limit=MAX_COMMENT_CHARS, length=len(text)
+            )
+        text = mask(text)
+        ref = {"ref": f"#{request_id}"}
+        with self.unit() as session:
+            directory = self._directory.get(session)
+            request = session.get(GateRequest, request_id)
+            if request is None:
+                raise NotFound("gate.error.not_found", **ref)
+            project = directory.projects.get(request.project_id)
+            person = actor.viewer.person_id
+            allowed = {request.requested_by, project.owner if project else None}
+            allowed |= {m for n in needs_of(request) for m in n.members}
+            if person is None or person not in allowed:
+                raise Forbidden("gate.error.not_commenter", **ref)
+            subject = f"gate:{request_id}"
+            if request_key and any(
+                entry.detail.get("key") == request_key for entry in _comments(session, subject)
+            ):
+                return Commented(gate_view(session, request, directory), text, recorded=False)
+            if request.status != "open":
+                raise InvalidTransition("gate.error.closed", status=request.status, **ref)
+            audit.record(
+                session,
+                actor=actor.label,
+                action="gate.commented",
+                subject=subject,
+                person=person,
+                text=text,
+                key=request_key,
+            )
+            return Commented(gate_view(session, request, directory), text, recorded=True)
+
+    def comments(self, request_id: int, limit: int = 5) -> list[tuple[str, str]]:
+        """The latest comments on a request, oldest first, as (who, text)."""
+        with read_scope(self._engine) as session:
+            rows = _comments(session, f"gate:{request_id}")[-limit:]
+            return [(r.actor, str(r.detail.get("text", ""))) for r in rows]
+
     # reading ------------------------------------------------------------------------------
     def status(self, project_query: str) -> GateStatus:
         """The current stage, the open request and its decisions, and the past gates."""
@@ -380,6 +449,16 @@ def _refuse_if_open(session: Session, project: ProjectInfo) -> None:
             ref=f"#{existing.id}",
             stage=existing.to_stage,
         )
+
+
+def _comments(session: Session, subject: str) -> list[AuditEntry]:
+    return list(
+        session.exec(
+            select(AuditEntry)
+            .where(AuditEntry.subject == subject, AuditEntry.action == "gate.commented")
+            .order_by(col(AuditEntry.id))
+        ).all()
+    )
 
 
 def _by_key(session: Session, request_key: str | None) -> GateRequest | None:
