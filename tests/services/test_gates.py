@@ -123,8 +123,10 @@ def test_every_group_approving_moves_the_project_and_a_config_sync_keeps_it(
     assert stage_of(engine, "support-assistant") == "production"
     [announced] = announcements(engine)
     assert announced.destination == {"channel": "C0MLTEAM"}
-    edits = [m for m in outbox(engine) if m.kind == "update"]
+    edits = [m for m in outbox(engine) if m.kind == "update" and m.dedupe_key is None]
     assert len(edits) == 4  # the summary card, edited once per decision
+    closed = [m for m in outbox(engine) if (m.dedupe_key or "").startswith("gate:1:closed:")]
+    assert len(closed) == 5  # and each approver's DM, once, to the outcome
     assert "✅" in edits[-1].payload["card"]["title"]
     sync(engine)  # the catalog still says `stage: pilot`
     assert stage_of(engine, "support-assistant") == "production"

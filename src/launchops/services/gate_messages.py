@@ -3,6 +3,8 @@
 Everything here writes outbox rows in the caller's transaction; nothing is sent from here.
 The summary card needs no table of its own to be edited later: its outbox row is found again
 by its dedupe key (`gate:<id>:card:…`), and each edit depends on that row for the message id.
+The approvers' DMs with buttons (`gate:<id>:ask:…`, `…:changed:…`, `…:remind:…`) are found
+the same way when the gate closes, and edited to show how it ended, without buttons.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlmodel import Session
 
 from launchops.delivery import outbox
@@ -29,6 +31,11 @@ class GateMessenger:
     def __init__(self, *, platforms: tuple[str, ...], locale: str) -> None:
         self._platforms = platforms
         self._locale = locale
+
+    @property
+    def locale(self) -> str:
+        """The bot's language: reasons stored on a request are written in it."""
+        return self._locale
 
     def direct(
         self,
@@ -96,7 +103,10 @@ class GateMessenger:
             )
 
     def refresh(self, session: Session, view: GateView) -> None:
-        """Edit every summary card of the gate in place."""
+        """Edit every summary card of the gate in place; once it is closed (this is called
+        once then, by whoever closed it), its approvers' DMs too."""
+        if view.status != "open":
+            self._close_dms(session, view)
         for card_id, platform, _kind, _destination, locale in _summary_cards(session, view.id):
             outbox.enqueue(
                 session,
@@ -107,6 +117,25 @@ class GateMessenger:
                 locale=locale,
                 depends_on=card_id,
                 ordering_key=f"gate:{view.id}:card:{card_id}",
+            )
+
+    def _close_dms(self, session: Session, view: GateView) -> None:
+        """Each DM that offered the buttons, edited in place to the outcome (the summary card
+        with how it ended as its note): nobody clicks a closed gate's stale buttons."""
+        for dm_id, platform, _kind, _destination, locale in _decision_dms(session, view.id):
+            card = cards.summary_card(view, locale).card
+            assert card is not None
+            note = cards.announcement(view, locale).text
+            outbox.enqueue(
+                session,
+                platform=platform,
+                kind="update",
+                destination={},
+                reply=Reply(text=note, card=card.model_copy(update={"note": note})),
+                locale=locale,
+                depends_on=dm_id,
+                ordering_key=f"gate:{view.id}:dm:{dm_id}",
+                dedupe_key=f"gate:{view.id}:closed:{dm_id}",
             )
 
     def announce(
@@ -137,6 +166,23 @@ def _summary_cards(session: Session, request_id: int) -> list[Any]:
         session.execute(
             select(table.c.id, table.c.platform, table.c.kind, table.c.destination, table.c.locale)
             .where(table.c.dedupe_key.like(f"{_card_prefix(request_id)}%"))
+            .order_by(table.c.id)
+        ).all()
+    )
+
+
+_DM_KINDS = ("ask", "changed", "remind")  # the DMs that carry the decision buttons
+
+
+def _decision_dms(session: Session, request_id: int) -> list[Any]:
+    """(outbox id, platform, kind, destination, locale) of each DM with buttons sent (or
+    queued) for the gate, oldest first, found by their dedupe keys like the summary cards."""
+    table = outbox.outbox_table
+    keys = [table.c.dedupe_key.like(f"gate:{request_id}:{kind}:%") for kind in _DM_KINDS]
+    return list(
+        session.execute(
+            select(table.c.id, table.c.platform, table.c.kind, table.c.destination, table.c.locale)
+            .where(or_(*keys))
             .order_by(table.c.id)
         ).all()
     )
