@@ -1,9 +1,14 @@
-"""Evidence under an open gate: the requester's attestations, and the P0/P1 that makes
-earlier approvals stale.
+"""Evidence under an open gate: the requester's attestations, and what makes earlier
+approvals stale: a P0/P1 declared, or a checked item turning ❌.
 
 `evidence_changed` runs inside the incident's declaring transaction, so the new evidence
 version takes effect exactly at the declaration's commit (DESIGN.md §4): an approval
 committed before it is on older evidence, one committed after counts.
+
+`recheck` compares each open gate's snapshot with the evidence computed now (the gate sweep
+calls it when a new config revision is in force, e.g. a sync removed a runbook link or an
+Accountable person): an item that was ✅ and is ❌ now is an evidence change like an incident.
+It is idempotent (the new snapshot is stored with the change), so replicas may all run it.
 """
 
 from __future__ import annotations
@@ -18,10 +23,11 @@ from launchops.domain.errors import BadCommand, InvalidTransition, NotFound
 from launchops.domain.evidence import fingerprint
 from launchops.domain.gates import GateView
 from launchops.messages import gate_views as cards
+from launchops.messages.i18n import t
 from launchops.services import audit
 from launchops.services.actors import Actor
 from launchops.services.directory import Directory, DirectoryCache, ProjectInfo
-from launchops.services.gate_evidence import dump_items, gather
+from launchops.services.gate_evidence import dump_items, gather, load_items
 from launchops.services.gate_messages import GateMessenger
 from launchops.services.gate_records import (
     decisions_of,
@@ -114,6 +120,45 @@ class EvidenceKeeper:
             self._bump(session, directory, request, projects[request.project_id], reason)
             changed.append(request_id)
         return changed
+
+    def recheck(self) -> list[int]:
+        """Give every open gate whose checked items turned ❌ since its snapshot a new
+        evidence version (one transaction per gate); returns the ids of the gates changed."""
+        with self._unit() as session:
+            ids = session.exec(
+                select(GateRequest.id)
+                .where(GateRequest.status == "open")
+                .order_by(col(GateRequest.id))
+            ).all()
+        changed: list[int] = []
+        for request_id in ids:
+            assert request_id is not None
+            with self._unit() as session:
+                if self._recheck(session, request_id):
+                    changed.append(request_id)
+        return changed
+
+    def _recheck(self, session: Session, request_id: int) -> bool:
+        request = lock(session, request_id)
+        directory = self._directory.get(session)
+        project = directory.projects.get(request.project_id)
+        if request.status != "open" or project is None:
+            return False
+        items = gather(session, directory, project, request.to_stage, self._clock(), request_id)
+        was_ok = {i.key for i in load_items(request.evidence) if i.ok is True}
+        turned = [i for i in items if i.kind == "computed" and i.ok is False and i.key in was_ok]
+        if not turned:
+            return False
+        locale = self._messages.locale
+        labels = ", ".join(
+            f"{t(f'gate.evidence.{i.key}', locale)} ({i.detail})"
+            if i.detail
+            else t(f"gate.evidence.{i.key}", locale)
+            for i in turned
+        )
+        reason = t("gate.reason.evidence_failed", locale, items=labels)
+        self._bump(session, directory, request, project, reason)
+        return True
 
     def _bump(
         self,

@@ -5,6 +5,10 @@ Exactly once across replicas and restarts: the deadlines live on the request
 LOCKED on PostgreSQL), and each step is a compare-and-set (`reminders_sent = n`,
 `status = 'open'`), so two replicas sweeping together remind once and expire once; a bot that
 was down sends one reminder for the time it missed, not a burst (domain/gates.py).
+
+When a new config revision is in force (synced here, by `launchops config sync` or by another
+replica; and once after a start), open gates are rechecked first: a checked item that turned
+❌ is an evidence change (services/gate_changes.py `recheck`).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from launchops.messages import gate_views as cards
 from launchops.services import audit
 from launchops.services.actors import Actor
 from launchops.services.directory import Directory, DirectoryCache
+from launchops.services.gate_changes import EvidenceKeeper
 from launchops.services.gate_messages import GateMessenger
 from launchops.services.gate_records import decisions_of, gate_view, tally_of
 from launchops.services.gate_state import close
@@ -54,9 +59,13 @@ class GateSweeper:
         self._clock = clock
         self._unit = unit
         self._lock_rows = engine.dialect.name == "postgresql"
+        self._changes = EvidenceKeeper(messages, directory=directory, clock=clock, unit=unit)
+        self._checked_revision: int | bool | None = False  # False: not checked yet
 
     def sweep(self) -> int:
-        """Expire and remind what is due; returns how many gates were acted on."""
+        """Recheck after a new config revision, then expire and remind what is due;
+        returns how many gates were acted on."""
+        done = self._recheck_after_sync()
         now = self._clock()
         with read_scope(self._engine) as session:
             due = session.exec(
@@ -71,7 +80,6 @@ class GateSweeper:
                 .order_by(col(GateRequest.id))
                 .limit(SWEEP_BATCH)
             ).all()
-        done = 0
         for request_id in due:
             try:
                 with self._unit() as session:
@@ -91,6 +99,18 @@ class GateSweeper:
             except Exception:
                 log.exception("gate.sweep_failed", gate=request_id)
         return done
+
+    def _recheck_after_sync(self) -> int:
+        revision = self._directory.get().revision
+        if revision == self._checked_revision:
+            return 0
+        try:
+            changed = self._changes.recheck()
+        except Exception:
+            log.exception("gate.recheck_failed", revision=revision)
+            return 0  # tried again at the next sweep
+        self._checked_revision = revision
+        return len(changed)
 
     def _expire(
         self, session: Session, directory: Directory, request: GateRequest, now: datetime
