@@ -34,6 +34,8 @@ MIB: Final = 1024 * KIB
 # Longest prefix first: the first match wins.
 BODY_LIMITS: Final[tuple[tuple[str, int], ...]] = (
     ("/api/v1/alerts/alertmanager", 4 * MIB),
+    ("/api/v1/failures", 2 * MIB),  # up to 1,000 cases
+    ("/api/v1/sli", 2 * MIB),
     ("/api/v1/", 2 * MIB),
     ("/slack/events", 1 * MIB),
     ("/api/messages", 256 * KIB),

@@ -13,7 +13,9 @@ from fastapi import APIRouter, Depends
 
 from launchops.api.alerts import alerts_router
 from launchops.api.auth import ApiError, bearer_guard
+from launchops.api.failures import failures_router
 from launchops.api.incidents import incidents_router
+from launchops.services.failures import FailureService
 
 if TYPE_CHECKING:
     from launchops.main import AppContext
@@ -35,4 +37,5 @@ def api_router(ctx: AppContext) -> APIRouter:
     )
     router.include_router(alerts_router(ctx.engine, ctx.incidents, locale=ctx.settings.locale))
     router.include_router(incidents_router(ctx.engine, ctx.ownership.index))
+    router.include_router(failures_router(FailureService(ctx.engine, ctx.ownership.index)))
     return router
