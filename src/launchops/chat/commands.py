@@ -119,6 +119,20 @@ class ChatCore:
             reply = Reply(text=t(failure.key, locale, ref=ref), private=True)
             return Answer(reply, locale, command, failure)
 
+    def refuse(self, error: LaunchOpsError, asker: Asker) -> Answer:
+        """`error` as the private reply to `asker`, in their language: an adapter's own
+        refusal (a forged or garbled button) worded like every other."""
+        locale = self.locale_of(asker)
+        return Answer(error_reply(error, locale), locale, None, error)
+
+    def locale_of(self, asker: Asker) -> str:
+        """The language `asker` reads (the default when the store cannot tell)."""
+        try:
+            return self.locale_for(self._people.identify(asker.platform, asker.user_ids))
+        except Exception:  # the store is down: answer all the same, in the default
+            log.warning("chat.locale_unknown", platform=asker.platform)
+            return self._default_locale
+
     def _run(self, command: Command, asker: Asker, viewer: Viewer, locale: str) -> Reply:
         match command:
             case Help(topic=topic):

@@ -17,6 +17,7 @@ from starlette.responses import Response
 
 from launchops.adapters.slack.after_ack import PENDING, AfterAck, RecentKeys, run_pending
 from launchops.adapters.slack.forms import IncidentForms
+from launchops.adapters.slack.gate_actions import GateActions
 from launchops.adapters.slack.guard import Accepted, RequestGuard
 from launchops.adapters.slack.handlers import SlackHandlers
 from launchops.adapters.slack.sender import SlackSender
@@ -61,8 +62,16 @@ class SlackAdapter:
         forms = IncidentForms(
             chat=chat, ownership=ownership, client=self.client, after_ack=after_ack, seen=seen
         )
+        gates = GateActions(
+            chat=chat, client=self.client, after_ack=after_ack, locale=settings.locale, seen=seen
+        )
         SlackHandlers(
-            chat=chat, forms=forms, after_ack=after_ack, locale=settings.locale, seen=seen
+            chat=chat,
+            forms=forms,
+            after_ack=after_ack,
+            locale=settings.locale,
+            seen=seen,
+            gates=gates,
         ).register(self.app)
         self._guard = RequestGuard(signing_secret.get_secret_value()) if signing_secret else None
         self._app_token = settings.slack_app_token

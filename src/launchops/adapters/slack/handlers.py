@@ -29,6 +29,7 @@ from launchops.adapters.slack.forms import (
     form_prefill,
     private_destination,
 )
+from launchops.adapters.slack.gate_actions import GateActions
 from launchops.adapters.slack.modals import FormContext
 from launchops.adapters.slack.payload import channel_of, text_at, user_of
 from launchops.adapters.slack.render import render
@@ -39,7 +40,7 @@ from launchops.metrics import CHAT_COMMANDS
 log = structlog.get_logger(__name__)
 
 # Each slash command is the grammar's first word(s), so `/owner rag` == `owner rag`.
-SLASH_PREFIXES = {"/owner": "owner", "/incident": "incident", "/launchops": ""}
+SLASH_PREFIXES = {"/owner": "owner", "/incident": "incident", "/gate": "gate", "/launchops": ""}
 _RUN_COMMAND = re.compile(r"^run_command(:\d+)?$")
 
 Context = MutableMapping[str, Any]
@@ -54,9 +55,11 @@ class SlackHandlers:
         after_ack: AfterAck,
         locale: str = "en",
         seen: RecentKeys | None = None,
+        gates: GateActions | None = None,
     ):
         self._chat = chat
         self._forms = forms
+        self._gates = gates  # the stage-gate buttons and modals (gate_actions.py)
         self._after_ack = after_ack
         self._locale = locale  # for refusals that come before we know who is asking
         self._seen = seen or RecentKeys()
@@ -68,6 +71,8 @@ class SlackHandlers:
         app.event("message")(self.on_message)
         app.action(_RUN_COMMAND)(self.on_run_command)
         self._forms.register(app)
+        if self._gates is not None:
+            self._gates.register(app)
 
     def _answer(self, text: str, asker: Asker) -> Answer:
         answer = self._chat.answer(text, asker)

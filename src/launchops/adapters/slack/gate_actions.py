@@ -1,0 +1,187 @@
+"""The stage-gate buttons in Slack: Approve, Reject (a modal asks the reason), Comment (a modal).
+
+Each button's value is `<request id>:<evidence version>` (messages/gate_views.py). A value
+the bot did not write (garbled, or not two numbers) gets a private refusal and changes
+nothing; a well-formed one is handed to the chat core as a typed command, so the gate
+service decides who may act: a request that does not exist, or one the clicker is no
+approver of, is refused with its own message, again with no state change.
+
+An approval is a decision (DESIGN.md §5): committed, with its outbox rows, before Slack gets
+its 200; the answer to the clicker follows the ack on the click's `response_url`. A double
+click or a Slack retry reaches the service twice, which records one decision per person and
+evidence version and tells the second click "already recorded". A rejection's modal is
+opened with a direct views.open (its trigger expires in three seconds); its submission is
+the decision, and an empty reason keeps the modal open (`response_action: errors`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import MutableMapping
+from dataclasses import replace
+from typing import Any, Final
+
+import structlog
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from launchops.adapters.slack import gate_modals
+from launchops.adapters.slack.after_ack import AfterAck, RecentKeys
+from launchops.adapters.slack.forms import private_destination
+from launchops.adapters.slack.gate_modals import ButtonValue, GateFormContext
+from launchops.adapters.slack.payload import channel_of, text_at, user_of
+from launchops.chat.commands import Answer, Asker, ChatCore
+from launchops.chat.grammar import CommentGate, DecideGate
+from launchops.domain.errors import BadCommand
+from launchops.messages.i18n import t
+from launchops.metrics import CHAT_COMMANDS
+
+__all__ = ["APPROVE", "COMMENT", "REJECT", "GateActions"]
+
+log = structlog.get_logger(__name__)
+
+APPROVE: Final = "gate_approve"
+REJECT: Final = "gate_reject"
+COMMENT: Final = "gate_comment"
+# A message may repeat an action id with a suffix (`gate_approve:2`), as run_command does.
+_ACTION = re.compile(rf"^(?:{APPROVE}|{REJECT}|{COMMENT})(:\d+)?$")
+
+Context = MutableMapping[str, Any]
+
+
+class GateActions:
+    def __init__(
+        self,
+        *,
+        chat: ChatCore,
+        client: WebClient,
+        after_ack: AfterAck,
+        locale: str = "en",
+        seen: RecentKeys | None = None,
+    ) -> None:
+        self._chat = chat
+        self._client = client
+        self._after_ack = after_ack
+        self._locale = locale
+        self._seen = seen or RecentKeys()
+
+    def register(self, app: App) -> None:
+        app.action(_ACTION)(self.on_click)
+        app.view(gate_modals.REJECT_FORM)(self.on_submit)
+        app.view(gate_modals.COMMENT_FORM)(self.on_submit)
+
+    # clicking ----------------------------------------------------------------------------
+    def on_click(
+        self, ack: Ack, body: dict[str, Any], action: dict[str, Any], context: Context
+    ) -> None:
+        user = user_of(body)
+        if user is None:  # nobody to decide as, nor to tell
+            log.warning("slack.action_without_user", action_id=text_at(action, "action_id"))
+            ack()
+            return
+        kind = (text_at(action, "action_id") or "").split(":", 1)[0]
+        channel, response_url = channel_of(body), text_at(body, "response_url")
+        trigger_id = text_at(body, "trigger_id")
+        asker = Asker(
+            platform="slack",
+            user_ids=(user,),
+            channel=channel,
+            request_key=f"slack:action:{trigger_id}" if trigger_id else None,
+        )
+        value = ButtonValue.parse(text_at(action, "value"))
+        if value is None:
+            log.warning("slack.gate_button_forged", action_id=kind)
+            answer = self._chat.refuse(BadCommand("gate.error.bad_button"), asker)
+        elif kind == APPROVE:
+            command = DecideGate(value.request_id, "approve", evidence_version=value.version)
+            answer = self._run(command, asker)
+        else:
+            # Reject and Comment ask for text first: a modal, whose submission acts.
+            form = GateFormContext(
+                value.request_id, value.version, channel, response_url, self._locale
+            )
+            if trigger_id and self._open(kind, trigger_id, form, asker):
+                ack()
+                return
+            unavailable = BadCommand("slack.gate_form.unavailable", id=value.request_id)
+            answer = self._chat.refuse(unavailable, asker)
+        self._reply(context, user, channel, response_url, answer)
+        ack()
+
+    def _open(self, kind: str, trigger_id: str, form: GateFormContext, asker: Asker) -> bool:
+        """views.open once per trigger (a retried click must not open a second modal), in
+        the clicker's language; False when Slack refused."""
+        if not self._seen.first_time(f"slack:form:{trigger_id}"):
+            return True
+        name = "reject" if kind == REJECT else "comment"
+        view = gate_modals.gate_form(name, replace(form, locale=self._chat.locale_of(asker)))
+        try:
+            self._client.views_open(trigger_id=trigger_id, view=view)
+        except (SlackApiError, OSError) as exc:
+            log.warning("slack.gate_form_not_opened", error=type(exc).__name__)
+            return False
+        return True
+
+    # submitting --------------------------------------------------------------------------
+    def on_submit(
+        self, ack: Ack, body: dict[str, Any], view: dict[str, Any], context: Context
+    ) -> None:
+        user = user_of(body)
+        form = GateFormContext.from_metadata(text_at(view, "private_metadata"))
+        block = gate_modals.TEXT_BLOCK
+        if user is None or form is None:  # Slack never sends these: not our modal
+            log.warning("slack.gate_submission_unreadable", user=bool(user), form=bool(form))
+            ack(
+                response_action="errors",
+                errors={block: t("slack.unreadable_request", self._locale)},
+            )
+            return
+        rejecting = text_at(view, "callback_id") == gate_modals.REJECT_FORM
+        text = gate_modals.read_text(view)
+        if not text:
+            need = "slack.gate_form.need_reason" if rejecting else "slack.gate_form.need_comment"
+            ack(response_action="errors", errors={block: t(need, form.locale)})
+            return
+        view_id = text_at(view, "id") or ""
+        asker = Asker(
+            platform="slack",
+            user_ids=(user,),
+            channel=form.channel,
+            # One view is one rejection or comment: a double-clicked submit finds the first.
+            request_key=f"slack:view:{view_id}" if view_id else None,
+        )
+        command = (
+            DecideGate(form.request_id, "reject", text, evidence_version=form.version)
+            if rejecting
+            else CommentGate(form.request_id, text)
+        )
+        answer = self._run(command, asker)
+        if answer.error is not None:
+            ack(response_action="errors", errors={block: answer.reply.text})
+            return
+        if view_id and not self._seen.first_time(f"slack:submitted:{view_id}"):
+            ack()  # a double-clicked submit: the first one's confirmation says it all
+            return
+        self._reply(context, user, form.channel, form.response_url, answer)
+        ack()
+
+    # helpers -------------------------------------------------------------------------------
+    def _run(self, command: DecideGate | CommentGate, asker: Asker) -> Answer:
+        answer = self._chat.answer(command, asker)
+        CHAT_COMMANDS.labels("slack", "error" if answer.error else "ok").inc()
+        return answer
+
+    def _reply(
+        self,
+        context: Context,
+        user: str,
+        channel: str | None,
+        response_url: str | None,
+        answer: Answer,
+    ) -> None:
+        kind, where = private_destination(user, channel, response_url)
+        reply = answer.reply.model_copy(update={"private": True})
+        self._after_ack.send(
+            context, kind=kind, destination=where, reply=reply, locale=answer.locale
+        )
