@@ -218,7 +218,14 @@ def test_dockerfile() -> None:
     for keyword, rest in rows:
         by_keyword.setdefault(keyword, []).append(rest)
     assert by_keyword["FROM"] == ["python:3.11-slim"]
-    assert any("pip install ." in run for run in by_keyword["RUN"])
+    runs = by_keyword["RUN"]
+    # The locked install first (hashes required), then the project alone.
+    locked = next(i for i, run in enumerate(runs) if "-r requirements.lock" in run)
+    assert "--require-hashes" in runs[locked]
+    assert "--no-deps" in runs[locked]
+    project = next(i for i, run in enumerate(runs) if "pip install --no-deps ." in run)
+    assert locked < project
+    assert "requirements.lock ./" in by_keyword["COPY"]
     users = by_keyword["USER"]
     assert users, "the image must switch to a non-root USER"
     assert users[-1].split(":")[0] not in {"root", "0"}
