@@ -8,30 +8,29 @@ double click, a retried request or a second replica finds the work already done.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-import structlog
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from launchops.domain.errors import BadCommand, Forbidden, InvalidTransition
-from launchops.domain.incidents import MAX_DESCRIPTION_CHARS, IncidentView, check_title, parse_level
+from launchops.domain.errors import Forbidden, InvalidTransition
+from launchops.domain.incidents import IncidentView, parse_level
 from launchops.domain.paging import OrgSnapshot
-from launchops.messages.gate_views import incident_reason
-from launchops.metrics import INCIDENTS_ACKNOWLEDGED, INCIDENTS_DECLARED, INCIDENTS_RESOLVED
+from launchops.metrics import INCIDENTS_ACKNOWLEDGED, INCIDENTS_RESOLVED
 from launchops.services import audit
 from launchops.services.actors import Actor
 from launchops.services.component_index import ComponentIndex
-from launchops.services.directory import Directory
 from launchops.services.escalation import Escalator
+from launchops.services.incident_declaring import (
+    MAJOR,
+    Declared,
+    IncidentDeclarations,
+    MajorIncidentHook,
+)
 from launchops.services.incident_messages import IncidentMessenger
-from launchops.services.incident_reads import IncidentReads
 from launchops.services.incident_records import deadline, incident_view, snapshot_policy
 from launchops.services.incident_state import (
     OPEN_STATES,
@@ -39,26 +38,11 @@ from launchops.services.incident_state import (
     compare_and_set,
     unit_of_work,
 )
-from launchops.services.org import insiders, org_snapshot, responsible_team
-from launchops.store import session_scope
+from launchops.services.org import insiders, org_snapshot
 from launchops.store.models import Incident, IncidentResponder
 from launchops.store.types import utcnow
 
 __all__ = ["OPEN_STATES", "Actor", "Declared", "IncidentService", "Outcome"]
-
-log = structlog.get_logger(__name__)
-
-MAJOR = ("p0", "p1")  # the severities that count as evidence against an open gate
-MajorIncidentHook = Callable[[Session, str, str], object]  # (session, component id, reason)
-
-
-@dataclass(frozen=True)
-class Declared:
-    incident: IncidentView
-    created: bool
-    paged: tuple[str, ...] = ()
-    channels: tuple[str, ...] = ()
-    unreachable: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -69,7 +53,7 @@ class Outcome:
     paged: tuple[str, ...] = ()
 
 
-class IncidentService(IncidentReads):
+class IncidentService(IncidentDeclarations):
     def __init__(
         self,
         engine: Engine,
@@ -100,167 +84,9 @@ class IncidentService(IncidentReads):
         """Told of each P0/P1 on a component inside its transaction (the gates' evidence)."""
         self._on_major = hook
 
-    def _tell_major(self, session: Session, incident: Incident, directory: Directory) -> None:
-        """A P0/P1 on a component is new evidence for the open gates of its projects, taking
-        effect at this transaction's commit (DESIGN §4), so it is told here, not after."""
-        if self._on_major is None or incident.component_id is None:
-            return
-        component = directory.components.get(incident.component_id)
-        name = component.name if component else incident.component_id
-        ref = f"INC-{incident.id}"
-        reason = incident_reason(incident.severity, ref, name, incident.title, self._locale)
-        self._on_major(session, incident.component_id, reason)
-
     def _unit(self) -> AbstractContextManager[Session]:
         # The wakeup is looked up per unit: set_wakeup may come after construction.
         return unit_of_work(self._engine, lambda: self._on_enqueue())
-
-    # declaring ---------------------------------------------------------------------------
-    def declare(
-        self,
-        *,
-        level: str,
-        title: str,
-        actor: Actor,
-        component_query: str | None = None,
-        team_id: str | None = None,
-        description: str | None = None,
-        source: str = "chat",
-        declare_key: str | None = None,
-        fingerprint: str | None = None,
-        origin: dict[str, Any] | None = None,
-    ) -> Declared:
-        severity = parse_level(level)
-        title = check_title(title)
-        if description is not None and len(description) > MAX_DESCRIPTION_CHARS:
-            raise BadCommand(
-                "error.description_too_long", limit=MAX_DESCRIPTION_CHARS, length=len(description)
-            )
-        try:
-            with self._unit() as session:
-                directory = self._directory.get(session)
-                existing = self._existing(session, declare_key, fingerprint)
-                if existing is not None:
-                    return Declared(incident_view(session, existing, directory=directory), False)
-                component_id = self._component(session, component_query)
-                if component_id is None and team_id is None:
-                    raise BadCommand("error.incident_needs_component", level=severity, title=title)
-                return self._declare(
-                    session,
-                    directory,
-                    severity=severity,
-                    title=title,
-                    actor=actor,
-                    component_id=component_id,
-                    team_id=team_id,
-                    description=description,
-                    source=source,
-                    declare_key=declare_key,
-                    fingerprint=fingerprint,
-                    origin=origin or {},
-                )
-        except IntegrityError:
-            # A concurrent twin (same declare key or alert fingerprint) committed first.
-            with session_scope(self._engine) as session:
-                existing = self._existing(session, declare_key, fingerprint)
-                if existing is None:
-                    raise
-                view = incident_view(session, existing, directory=self._directory.get(session))
-                return Declared(view, created=False)
-
-    def _declare(
-        self,
-        session: Session,
-        directory: Directory,
-        *,
-        severity: str,
-        title: str,
-        actor: Actor,
-        component_id: str | None,
-        team_id: str | None,
-        description: str | None,
-        source: str,
-        declare_key: str | None,
-        fingerprint: str | None,
-        origin: dict[str, Any],
-    ) -> Declared:
-        policy = directory.policy
-        level_policy = policy.severities[severity]  # type: ignore[index]
-        snapshot = org_snapshot(
-            session, component_id=component_id, team_id=team_id, directory=directory
-        )
-        now = self._clock()
-        incident = Incident(
-            severity=severity,
-            title=title,
-            description=description,
-            component_id=component_id,
-            team_id=responsible_team(snapshot) or team_id,
-            source=source,
-            declared_by=actor.label,
-            declared_at=now,
-            declare_key=declare_key,
-            fingerprint=fingerprint,
-            origin=origin,
-            policy=json.loads(directory.severities_json),  # the rules it escalates by
-            next_escalation_at=deadline(level_policy, now),
-        )
-        incident.previous_incident_id = self._previous(session, fingerprint)
-        session.add(incident)
-        session.flush()
-        if severity in MAJOR:
-            self._tell_major(session, incident, directory)
-        paged, unreachable, channels = self._messages.page_level(
-            session, incident, level_policy, policy, snapshot, actor
-        )
-        if not paged and incident.next_escalation_at is not None:
-            # Nobody could be paged: waiting out the deadline would only lose time.
-            incident.next_escalation_at = now
-        after_commit(session, INCIDENTS_DECLARED.labels(severity).inc)
-        audit.record(
-            session,
-            actor=actor.label,
-            action="incident.declared",
-            subject=f"incident:{incident.id}",
-            severity=severity,
-            source=source,
-            component=component_id,
-            paged=paged,
-            unreachable=unreachable,
-        )
-        # Logged once committed: a line for a declaration that rolled back would mislead, and
-        # on SQLite this transaction holds the write lock every other declaration waits for.
-        after_commit(
-            session,
-            lambda: log.info(
-                "incident.declared",
-                incident=incident.id,
-                severity=severity,
-                paged=len(paged),
-                unreachable=len(unreachable),
-            ),
-        )
-        # The incident is new, so its responders are the people `page_level` just paged or
-        # found unreachable (one row each): with neither, the view needs no query for them.
-        none_paged = not paged and not unreachable
-        return Declared(
-            incident_view(
-                session, incident, directory=directory, responders=() if none_paged else None
-            ),
-            True,
-            tuple(paged),
-            tuple(channels),
-            tuple(unreachable),
-        )
-
-    def _previous(self, session: Session, fingerprint: str | None) -> int | None:
-        if not fingerprint:
-            return None
-        return session.exec(
-            select(Incident.id)
-            .where(Incident.fingerprint == fingerprint, Incident.status == "resolved")
-            .order_by(col(Incident.id).desc())
-        ).first()
 
     # acting on an incident ---------------------------------------------------------------
     def acknowledge(self, incident_id: int, actor: Actor) -> Outcome:
