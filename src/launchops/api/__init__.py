@@ -15,7 +15,9 @@ from launchops.api.alerts import alerts_router
 from launchops.api.auth import ApiError, bearer_guard
 from launchops.api.failures import failures_router
 from launchops.api.incidents import incidents_router
+from launchops.api.sli import sli_router
 from launchops.services.failures import FailureService
+from launchops.services.slo_alerts import SloAlerts
 
 if TYPE_CHECKING:
     from launchops.main import AppContext
@@ -38,4 +40,12 @@ def api_router(ctx: AppContext) -> APIRouter:
     router.include_router(alerts_router(ctx.engine, ctx.incidents, locale=ctx.settings.locale))
     router.include_router(incidents_router(ctx.engine, ctx.ownership.index))
     router.include_router(failures_router(FailureService(ctx.engine, ctx.ownership.index)))
+    slo = SloAlerts(
+        ctx.engine,
+        ctx.ownership.index,
+        platforms=ctx.settings.paging_platforms(),
+        locale=ctx.settings.locale,
+        on_enqueue=ctx.dispatcher.wake,
+    )
+    router.include_router(sli_router(slo))
     return router
