@@ -9,6 +9,11 @@ button, which is why this shape never leaves the Teams adapter.
 
 The invoke that comes back when someone presses the button carries the inputs' values merged
 into the action's `data`; `submitted` reads them without trusting their types.
+
+Some buttons need words before they can act: a gate's Reject needs a reason, its Comment the
+comment. `ACTION_INPUTS` names them by action id; `render.py` draws each as a button that
+opens a text box (required) with the button that submits it, and reads the typed text back
+under the input's id.
 """
 
 from __future__ import annotations
@@ -21,10 +26,13 @@ from typing import Any, Final
 from launchops.domain.incidents import MAX_DESCRIPTION_CHARS, MAX_TITLE_CHARS
 from launchops.messages.i18n import t
 from launchops.messages.reply import Action, Card, Reply
+from launchops.services.gates import MAX_COMMENT_CHARS, MAX_REASON_CHARS
 
 __all__ = [
+    "ACTION_INPUTS",
     "FORM_VERB",
     "MAX_COMPONENT_CHOICES",
+    "ActionInput",
     "FormState",
     "form_reply",
     "form_state",
@@ -36,6 +44,33 @@ FORM_VERB: Final = "incident_declare"
 # would get too big for Teams' 28 KB message limit, so the form asks for a typed name instead.
 MAX_COMPONENT_CHOICES: Final = 100
 _TEXT_FIELDS: Final = ("severity", "component", "title", "description")
+
+
+@dataclass(frozen=True)
+class ActionInput:
+    """The text a button asks for before it acts.
+
+    `id` is the input's id (its value comes back in the invoke's `data` under it); `texts` is
+    the catalogue group with its `label`, `placeholder`, `required` (shown when it is left
+    empty) and `submit` (the button under the box); `max_length` is the service's limit.
+    """
+
+    id: str
+    texts: str
+    max_length: int
+
+    def text(self, key: str, locale: str, **params: Any) -> str:
+        return t(f"{self.texts}.{key}", locale, **params)
+
+    def typed(self, data: Mapping[str, Any]) -> str:
+        """What was typed, trimmed; anything that is not a string counts as empty."""
+        return _text(data.get(self.id))
+
+
+ACTION_INPUTS: Final = {
+    "gate_reject": ActionInput("reason", "teams.gate.reject", MAX_REASON_CHARS),
+    "gate_comment": ActionInput("comment", "teams.gate.comment", MAX_COMMENT_CHARS),
+}
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,6 @@ from launchops.adapters.teams.activity import (
     strip_bot_mention,
 )
 from launchops.adapters.teams.forms import (
-    FORM_VERB,
     MAX_COMPONENT_CHOICES,
     FormState,
     form_reply,
@@ -136,7 +135,8 @@ class LaunchOpsBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
         await self._welcome(turn_context.activity)
 
     async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse | None:
-        """`adaptiveCard/action` (Action.Execute): a card button, or the incident form's submit.
+        """`adaptiveCard/action` (Action.Execute): a card button (incident, gate, suggestion),
+        or the incident form's submit; invoke.CardActions picks the work by the verb.
 
         Teams waits for this response (and shows its card or message to the person who
         clicked), so the work is done, and committed, before answering.
@@ -157,15 +157,7 @@ class LaunchOpsBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is unty
         if execute is not None:
             verb, data = execute
             turn = self._turn(activity, "reply")
-            command = data.get("value")
-            if verb == FORM_VERB and data.get("action", FORM_VERB) == FORM_VERB:
-                body = await run_in_threadpool(self._cards.submit_form, turn, data)
-            elif (
-                verb == RUN_COMMAND
-                and data.get("action", RUN_COMMAND) == RUN_COMMAND
-                and isinstance(command, str)
-            ):
-                body = await run_in_threadpool(self._cards.click, turn, command)
+            body = await run_in_threadpool(self._cards.execute, verb, turn, data)
         return InvokeResponse(status=int(HTTPStatus.OK), body=body or error_body())
 
     # synchronous work (run in the thread pool: the store is synchronous SQLAlchemy) -----------

@@ -1,28 +1,46 @@
 """Card buttons and the incident form: the `adaptiveCard/action` invoke (Action.Execute).
 
 Teams waits for the invoke's HTTP body and shows it to the person who clicked: the refreshed
-incident card after a button on it, the incident form again (with the reason) or its
+incident or gate card after a button on it, the incident form again (with the reason) or its
 confirmation after the form's Declare. Whatever changes state is committed, with its outbox
-rows, before that body goes back.
+rows, before that body goes back; everyone else's copies are edited through the outbox.
+
+`CardActions.execute` picks the work by the action's verb (one table, `_actions`); a refusal
+comes back as a message, which Teams shows on the card without changing it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from http import HTTPStatus
 from typing import Any, Final
 
-from launchops.adapters.teams.activity import PLATFORM, Turn, dedupe_key
-from launchops.adapters.teams.forms import FormState, form_reply, submitted
-from launchops.adapters.teams.render import ADAPTIVE_CARD_CONTENT_TYPE, render
+from launchops.adapters.teams.activity import PLATFORM, RUN_COMMAND, Turn, dedupe_key
+from launchops.adapters.teams.forms import (
+    ACTION_INPUTS,
+    FORM_VERB,
+    FormState,
+    form_reply,
+    submitted,
+)
+from launchops.adapters.teams.render import ADAPTIVE_CARD_CONTENT_TYPE, input_card, render
 from launchops.chat.commands import Answer, ChatCore
-from launchops.chat.grammar import DeclareIncident, IncidentAction, parse
-from launchops.domain.errors import LaunchOpsError
+from launchops.chat.grammar import (
+    Command,
+    CommentGate,
+    DecideGate,
+    DeclareIncident,
+    IncidentAction,
+    parse,
+)
+from launchops.domain.errors import BadCommand, LaunchOpsError
 from launchops.domain.incidents import MAX_TITLE_CHARS
 from launchops.messages.i18n import t
-from launchops.messages.reply import Reply
+from launchops.messages.reply import Action, Reply
 from launchops.services.messaging import MessagingService
 
 __all__ = [
@@ -39,6 +57,19 @@ ACTIVITY_MESSAGE_TYPE: Final = "application/vnd.microsoft.activity.message"
 ERROR_TYPE: Final = "application/vnd.microsoft.error"
 INVOKE_MESSAGE_LIMIT: Final = 280
 NEEDS_COMPONENT: Final = "error.incident_needs_component"
+# A gate button's value: `<request id>:<evidence version>` (messages/gate_views.py).
+_GATE_VALUE = re.compile(r"^(\d{1,9}):(\d{1,9})$")
+# The service's refusals of the typed text, shown with the text box again to put it right.
+_TEXT_REFUSALS: Final = {
+    "gate.error.reason_required": "required",
+    "gate.error.reason_too_long": None,
+    "gate.error.comment_required": "required",
+    "gate.error.comment_too_long": None,
+}
+
+
+# The work behind one verb: the invoke's body, or None for data no card of ours sends.
+_Work = Callable[[Turn, dict[str, Any]], dict[str, Any] | None]
 
 
 class CardActions:
@@ -60,6 +91,61 @@ class CardActions:
         self._messaging = messaging
         self._answer = answer
         self._choices = choices
+        self._actions: dict[str, _Work] = {
+            RUN_COMMAND: self._run_command,
+            FORM_VERB: self.submit_form,
+            "gate_approve": partial(self._gate, "approve"),
+            "gate_reject": partial(self._gate, "reject"),
+            "gate_comment": partial(self._gate, "comment"),
+        }
+
+    def execute(self, verb: str, turn: Turn, data: dict[str, Any]) -> dict[str, Any] | None:
+        """The invoke body for an Action.Execute, or None when no card of ours has that verb
+        (or its `data` names another action than its verb: not a card we rendered)."""
+        work = self._actions.get(verb)
+        if work is None or data.get("action", verb) != verb:
+            return None
+        return work(turn, data)
+
+    def _run_command(self, turn: Turn, data: dict[str, Any]) -> dict[str, Any] | None:
+        command = data.get("value")
+        return self.click(turn, command) if isinstance(command, str) else None
+
+    def _gate(self, what: str, turn: Turn, data: dict[str, Any]) -> dict[str, Any]:
+        """Approve, Reject (with its reason) or Comment on a gate's card.
+
+        The answer to a decision is the gate's card as it now stands (who decided, who is
+        pending) with the outcome on top; a double click or a redelivered invoke finds the
+        first decision and says so. A button value that is not `<id>:<version>` is refused
+        here, another request's id or a non-approver by the gate service, with no change.
+        """
+        verb = f"gate_{what}"
+        found = _GATE_VALUE.match(str(data.get("value") or ""))
+        if found is None:
+            refused = self._chat.refuse(BadCommand("gate.error.bad_button"), turn.asker)
+            return _message_body(refused.reply.text)
+        request_id, version = int(found.group(1)), int(found.group(2))
+        spec = ACTION_INPUTS.get(verb)
+        typed = spec.typed(data) if spec is not None else ""
+        asker = turn.asker
+        command: Command
+        if what == "comment":
+            asker = replace(asker, request_key=_comment_key(turn, typed))
+            command = CommentGate(request_id, typed)
+        else:
+            command = DecideGate(request_id, what, typed or None, evidence_version=version)
+        answer = self._chat.answer(command, asker)
+        if answer.error is not None:
+            if spec is None or answer.error.key not in _TEXT_REFUSALS:
+                return _message_body(answer.reply.text)
+            wording = _TEXT_REFUSALS[answer.error.key]
+            message = spec.text(wording, answer.locale) if wording else answer.reply.text
+            action = Action(id=verb, label=verb, value=found.group(0))
+            title = t("gate.ref", answer.locale, id=request_id)
+            return _card_body(input_card(title, action, message, typed, answer.locale))
+        if answer.reply.card is None:
+            return _message_body(answer.reply.text)
+        return _card_body(render(answer.reply, turn.locale))
 
     def click(self, turn: Turn, text: str) -> dict[str, Any]:
         """A `run_command` button, run as the person who clicked it.
@@ -141,6 +227,14 @@ def _form_key(turn: Turn) -> str:
     card = turn.card_id or turn.asker.request_key or ""
     who = hashlib.sha256((turn.user_id or "").encode()).hexdigest()[:12]
     return dedupe_key("form", turn.conversation_id, f"{card[:100]}:{who}")
+
+
+def _comment_key(turn: Turn, text: str) -> str:
+    """One comment per card, person and text: a double click (or Teams sending the invoke
+    again) records it once; another comment from the same card is a new one."""
+    card = turn.card_id or turn.asker.request_key or ""
+    who = hashlib.sha256(f"{turn.user_id or ''}\n{text}".encode()).hexdigest()[:16]
+    return dedupe_key("comment", turn.conversation_id, f"{card[:100]}:{who}")
 
 
 def _form_message(answer: Answer, values: FormState) -> str:

@@ -22,7 +22,13 @@ from urllib.parse import quote, urlsplit
 
 from botbuilder.schema import Activity, ActivityTypes, Attachment, TextFormatTypes
 
-from launchops.adapters.teams.forms import FORM_VERB, FormState, form_state
+from launchops.adapters.teams.forms import (
+    ACTION_INPUTS,
+    FORM_VERB,
+    ActionInput,
+    FormState,
+    form_state,
+)
 from launchops.domain.incidents import LEVELS, MAX_DESCRIPTION_CHARS, MAX_TITLE_CHARS
 from launchops.messages.i18n import t
 from launchops.messages.reply import Action, Card, Field, Reply
@@ -32,6 +38,7 @@ __all__ = [
     "ADAPTIVE_CARD_SCHEMA",
     "ADAPTIVE_CARD_VERSION",
     "escape_markdown",
+    "input_card",
     "render",
     "to_activity",
 ]
@@ -130,17 +137,81 @@ def _fact(field: Field, limits: _Limits) -> dict[str, str]:
     }
 
 
-def _action(action: Action, limits: _Limits) -> dict[str, Any]:
+def _execute(action: Action, limits: _Limits, title: str | None = None) -> dict[str, Any]:
     """A Universal Action: Teams sends an `adaptiveCard/action` invoke carrying `data`."""
     rendered: dict[str, Any] = {
         "type": "Action.Execute",
-        "title": _clip(action.label, BUTTON_LIMIT),
+        "title": _clip(title or action.label, BUTTON_LIMIT),
         "verb": action.id,
         "data": {"action": action.id, "value": action.value[: limits.action_value]},
     }
     if action.style in _STYLES:
         rendered["style"] = _STYLES[action.style]
     return rendered
+
+
+def _text_input(spec: ActionInput, locale: str, value: str = "") -> dict[str, Any]:
+    box: dict[str, Any] = {
+        "type": "Input.Text",
+        "id": spec.id,
+        "label": spec.text("label", locale),
+        "placeholder": spec.text("placeholder", locale),
+        "isMultiline": True,
+        "isRequired": True,
+        "maxLength": spec.max_length,
+        "errorMessage": spec.text("required", locale),
+    }
+    if value:
+        box["value"] = value[: spec.max_length]
+    return box
+
+
+def _action(action: Action, limits: _Limits, locale: str) -> dict[str, Any]:
+    """The button; one that needs words first (forms.ACTION_INPUTS) opens a required text box
+    on the card with the button that sends it, which Teams merges into the invoke's `data`."""
+    spec = ACTION_INPUTS.get(action.id)
+    if spec is None:
+        return _execute(action, limits)
+    return {
+        "type": "Action.ShowCard",
+        "title": _clip(action.label, BUTTON_LIMIT),
+        "card": {
+            "type": "AdaptiveCard",
+            "body": [_text_input(spec, locale)],
+            "actions": [_execute(action, limits, spec.text("submit", locale))],
+        },
+    }
+
+
+def input_card(
+    title: str, action: Action, message: str, typed: str = "", locale: str = "en"
+) -> dict[str, Any]:
+    """The text box of `action` (forms.ACTION_INPUTS) on a card of its own, with `message` on
+    top: what an invoke answers when the text was refused, so it can be put right."""
+    spec = ACTION_INPUTS[action.id]
+    limits = _ATTEMPTS[0]
+    notice = escape_markdown(_clip(message, limits.text), line_break=" ")
+    return {
+        "$schema": ADAPTIVE_CARD_SCHEMA,
+        "type": "AdaptiveCard",
+        "version": ADAPTIVE_CARD_VERSION,
+        "lang": locale,
+        "body": [
+            {
+                "type": "TextBlock",
+                "text": escape_markdown(_clip(title, limits.title), line_break=" "),
+                "weight": "Bolder",
+                "size": "Medium",
+                "wrap": True,
+                "style": "heading",
+            },
+            {"type": "TextBlock", "text": notice, "wrap": True, "color": "Attention"},
+            _text_input(spec, locale, typed),
+        ],
+        "actions": [_execute(action, limits, spec.text("submit", locale))],
+        "fallbackText": notice,
+        "msteams": {"width": "Full"},
+    }
 
 
 def _text_blocks(text: str, limit: int, **style: Any) -> list[dict[str, Any]]:
@@ -211,7 +282,7 @@ def _render(reply: Reply, locale: str, limits: _Limits) -> dict[str, Any]:
         "msteams": {"width": "Full"},
     }
     if card and card.actions:
-        content["actions"] = [_action(a, limits) for a in card.actions[:MAX_ACTIONS]]
+        content["actions"] = [_action(a, limits, locale) for a in card.actions[:MAX_ACTIONS]]
     return content
 
 
