@@ -71,14 +71,29 @@ def slack_commands() -> list[dict[str, Any]]:
     return commands
 
 
-def teams_commands() -> list[str]:
+def teams_command_entries() -> list[dict[str, str]]:
     manifest = json.loads((DEPLOY / "teams" / "manifest.json").read_text(encoding="utf-8"))
     return [
-        command["title"]
+        command
         for bot in manifest["bots"]
         for command_list in bot["commandLists"]
         for command in command_list["commands"]
     ]
+
+
+def teams_commands() -> list[str]:
+    return [command["title"] for command in teams_command_entries()]
+
+
+def teams_examples() -> list[str]:
+    """The `e.g.` of each Teams command's description: it must start with the command."""
+    examples = []
+    for command in teams_command_entries():
+        if match := EXAMPLE.search(command["description"]):
+            example = match.group("example").rstrip(".")
+            assert example.startswith(command["title"]), (command["title"], example)
+            examples.append(example)
+    return examples
 
 
 def test_help_has_examples_in_every_language() -> None:
@@ -152,19 +167,34 @@ def teams_app(sqlite_url: str, connector: FakeBotConnector) -> Iterator[RunningA
         yield running
 
 
+def _teams_answer(app: RunningApp, connector: FakeBotConnector, text: str, number: int) -> str:
+    activity = message_activity(
+        connector.url, text, from_id="29:1alice", activity_id=f"advert-{number}"
+    )
+    with app.client() as client:
+        response = client.post("/api/messages", json=activity)
+    assert response.status_code == 200, (text, response.text)
+    [reply] = connector.wait_for(1, predicate=lambda r, a=activity: r.activity_id == a["id"])
+    return json.dumps(reply.activity, ensure_ascii=False)
+
+
 def test_every_teams_manifest_command_is_understood(
     teams_app: RunningApp, connector: FakeBotConnector
 ) -> None:
+    """Each title alone (what Teams puts in the compose box) is not refused as unknown, and
+    each description's example is answered, not with a usage message."""
     titles = teams_commands()
-    assert set(titles) >= {"who owns", "owns", "incident", "help"}
+    assert set(titles) >= {"who owns", "owns", "incident", "gate", "help"}
+    usage = t("gate.usage", "en").split("<")[0].strip()  # "Usage: gate request"
     for number, title in enumerate(titles):
-        activity = message_activity(
-            connector.url, title, from_id="29:1alice", activity_id=f"advert-{number}"
-        )
-        with teams_app.client() as client:
-            response = client.post("/api/messages", json=activity)
-        assert response.status_code == 200, (title, response.text)
-        [reply] = connector.wait_for(1, predicate=lambda r, a=activity: r.activity_id == a["id"])
-        text = json.dumps(reply.activity, ensure_ascii=False)
+        text = _teams_answer(teams_app, connector, title, number)
         for start in _refusal_starts("en"):
             assert start not in text, (title, text)
+        if title == "gate":  # alone, it lists what gate does
+            assert usage in text, text
+    examples = teams_examples()
+    assert any(example.startswith("gate ") for example in examples)
+    for number, example in enumerate(examples, start=len(titles)):
+        text = _teams_answer(teams_app, connector, example, number)
+        for start in [*_refusal_starts("en"), usage]:
+            assert start not in text, (example, text)
