@@ -299,3 +299,48 @@ def test_a_repeated_invoke_and_a_double_click_record_one_decision(
     clicked_again = press(app, connector, DAN, card, "Approve")  # a new invoke: a double click
     assert "already recorded" in texts(clicked_again["value"])
     assert decisions(app) == [("Dan Rivera", "approve")]
+
+
+def test_a_comment_from_the_card_needs_text_and_is_recorded_once(
+    app: RunningApp, connector: FakeBotConnector
+) -> None:
+    request_gate(app, connector)
+    card = dm(connector, FRANK)
+    empty = press(app, connector, FRANK, card, "Comment", {"comment": ""})
+    assert "Write the comment first." in texts(empty["value"])
+    [box] = [b for b in empty["value"]["body"] if b["type"] == "Input.Text"]
+    assert (box["id"], box["isRequired"]) == ("comment", True)
+
+    words = {"comment": "the dashboard link is in the wiki"}
+    [send] = buttons(card.cards[0])["Comment"]["card"]["actions"]
+    invoke = execute(connector, FRANK, card, send["verb"], send["data"] | words)
+    for _ in range(2):  # Teams sent the invoke again
+        body = post(app, invoke).json()
+        assert body == {
+            "statusCode": 200,
+            "type": MESSAGE_TYPE,
+            "value": "Your comment on gate #1 is recorded.",
+        }
+    press(app, connector, FRANK, card, "Comment", words)  # a double click
+    assert app.ctx.gates is not None
+    assert app.ctx.gates.comments(1) == [("Frank Osei", "the dashboard link is in the wiki")]
+
+    refused = press(app, connector, HENRY, card, "Comment", {"comment": "me too"})
+    assert "Only the requester of #1, its project's owner or its approvers" in refused["value"]
+    assert decisions(app) == []
+
+
+def test_a_korean_approver_gets_the_buttons_and_text_boxes_in_korean(
+    app: RunningApp, connector: FakeBotConnector
+) -> None:
+    request_gate(app, connector)
+    mia = {"id": "29:1mia", "name": "이미아", "aadObjectId": "aad-mia"}
+    card = dm(connector, mia)
+    [rendered] = card.cards
+    assert list(buttons(rendered)) == ["승인", "반려", "의견"]
+    reject = buttons(rendered)["반려"]["card"]
+    assert reject["body"][0]["label"] == "반려 사유"
+    assert [a["title"] for a in reject["actions"]] == ["반려"]
+    empty = press(app, connector, mia, card, "반려", {"reason": " "})
+    assert "반려에는 사유가 필요합니다." in texts(empty["value"])
+    assert decisions(app) == []
