@@ -125,6 +125,23 @@ class ChatCore:
         locale = self.locale_of(asker)
         return Answer(error_reply(error, locale), locale, None, error)
 
+    def gate_refusal(
+        self, request_id: int, asker: Asker, *, comment: bool = False, version: int | None = None
+    ) -> Answer | None:
+        """Why `asker` may not decide (or comment on) gate `request_id`, as the answer to
+        give instead of a form for the reason; None when they may. Writes nothing."""
+        if self._gates is None:  # pragma: no cover - wiring error, not user input
+            raise RuntimeError("gate service not wired")
+        locale = self._default_locale
+        try:
+            viewer = self._people.identify(asker.platform, asker.user_ids)
+            locale = self.locale_for(viewer)
+            actor = self.actor(asker, viewer)
+            self._gates.check(request_id, actor, comment=comment, evidence_version=version)
+        except LaunchOpsError as error:
+            return Answer(error_reply(error, locale), locale, None, error)
+        return None
+
     def locale_of(self, asker: Asker) -> str:
         """The language `asker` reads (the default when the store cannot tell)."""
         try:

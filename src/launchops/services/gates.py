@@ -281,19 +281,7 @@ class GateService:
         ref = {"ref": f"#{request_id}"}
         if request is None:
             raise NotFound("gate.error.not_found", **ref)
-        person = actor.viewer.person_id
-        needs = needs_of(request)
-        if person is None or not any(person in n.members for n in needs):
-            raise Forbidden(
-                "gate.error.not_approver", groups=", ".join(n.group for n in needs), **ref
-            )
-        if evidence_version is not None and not 1 <= evidence_version <= request.evidence_version:
-            raise BadCommand(
-                "gate.error.bad_version",
-                given=evidence_version,
-                current=request.evidence_version,
-                **ref,
-            )
+        person = _decider(request, actor, evidence_version)
         request = lock(session, request_id)
         earlier = session.exec(
             select(GateDecision).where(
@@ -374,12 +362,7 @@ class GateService:
             request = session.get(GateRequest, request_id)
             if request is None:
                 raise NotFound("gate.error.not_found", **ref)
-            project = directory.projects.get(request.project_id)
-            person = actor.viewer.person_id
-            allowed = {request.requested_by, project.owner if project else None}
-            allowed |= {m for n in needs_of(request) for m in n.members}
-            if person is None or person not in allowed:
-                raise Forbidden("gate.error.not_commenter", **ref)
+            person = _commenter(request, actor, directory)
             subject = f"gate:{request_id}"
             if request_key and any(
                 entry.detail.get("key") == request_key for entry in _comments(session, subject)
@@ -397,6 +380,28 @@ class GateService:
                 key=request_key,
             )
             return Commented(gate_view(session, request, directory), text, recorded=True)
+
+    def check(
+        self,
+        request_id: int,
+        actor: Actor,
+        *,
+        comment: bool = False,
+        evidence_version: int | None = None,
+    ) -> None:
+        """Raise what `decide` (or `comment`) would refuse `actor` for, writing nothing: a
+        platform asks before it opens a form for the reason, so nobody types one in vain."""
+        with read_scope(self._engine) as session:
+            request = session.get(GateRequest, request_id)
+            ref = {"ref": f"#{request_id}"}
+            if request is None:
+                raise NotFound("gate.error.not_found", **ref)
+            if comment:
+                _commenter(request, actor, self._directory.get(session))
+            else:
+                _decider(request, actor, evidence_version)
+            if request.status != "open":
+                raise InvalidTransition("gate.error.closed", status=request.status, **ref)
 
     def comments(self, request_id: int, limit: int = 5) -> list[tuple[str, str]]:
         """The latest comments on a request, oldest first, as (who, text)."""
@@ -449,6 +454,36 @@ def _refuse_if_open(session: Session, project: ProjectInfo) -> None:
             ref=f"#{existing.id}",
             stage=existing.to_stage,
         )
+
+
+def _decider(request: GateRequest, actor: Actor, evidence_version: int | None) -> str:
+    """The person id of `actor` if they may decide `request` from a message of
+    `evidence_version`; else the refusal."""
+    ref = {"ref": f"#{request.id}"}
+    person = actor.viewer.person_id
+    needs = needs_of(request)
+    if person is None or not any(person in n.members for n in needs):
+        raise Forbidden("gate.error.not_approver", groups=", ".join(n.group for n in needs), **ref)
+    if evidence_version is not None and not 1 <= evidence_version <= request.evidence_version:
+        raise BadCommand(
+            "gate.error.bad_version",
+            given=evidence_version,
+            current=request.evidence_version,
+            **ref,
+        )
+    return person
+
+
+def _commenter(request: GateRequest, actor: Actor, directory: Directory) -> str:
+    """The person id of `actor` if they may comment on `request`: its requester, the
+    project's owner or one of its approvers."""
+    project = directory.projects.get(request.project_id)
+    person = actor.viewer.person_id
+    allowed = {request.requested_by, project.owner if project else None}
+    allowed |= {m for n in needs_of(request) for m in n.members}
+    if person is None or person not in allowed:
+        raise Forbidden("gate.error.not_commenter", ref=f"#{request.id}")
+    return person
 
 
 def _comments(session: Session, subject: str) -> list[AuditEntry]:

@@ -97,15 +97,19 @@ class GateActions:
             command = DecideGate(value.request_id, "approve", evidence_version=value.version)
             answer = self._run(command, asker)
         else:
-            # Reject and Comment ask for text first: a modal, whose submission acts.
+            # Reject and Comment ask for text first: a modal, whose submission acts; unless
+            # the service would refuse this person anyway (say so now, not after typing).
+            refusal = self._chat.gate_refusal(
+                value.request_id, asker, comment=kind == COMMENT, version=value.version
+            )
             form = GateFormContext(
                 value.request_id, value.version, channel, response_url, self._locale
             )
-            if trigger_id and self._open(kind, trigger_id, form, asker):
+            if refusal is None and trigger_id and self._open(kind, trigger_id, form, asker):
                 ack()
                 return
             unavailable = BadCommand("slack.gate_form.unavailable", id=value.request_id)
-            answer = self._chat.refuse(unavailable, asker)
+            answer = refusal or self._chat.refuse(unavailable, asker)
         self._reply(context, user, channel, response_url, answer)
         ack()
 
