@@ -235,3 +235,11 @@ def config_sync(
         f"config {state} (revision {result.revision}): "
         + ", ".join(f"{v} {k}" for k, v in result.counts.items())
     )
+
+
+@app.command()
+def doctor() -> None:
+    """Check the settings, config, store, API token, Slack and Teams; say how to fix each."""
+    from launchops.doctor import report
+
+    raise typer.Exit(report(typer.echo))

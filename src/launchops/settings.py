@@ -64,6 +64,11 @@ class Settings(BaseSettings):
         validation_alias=_env("LAUNCHOPS_TEAMS_OPENID_METADATA_URL"),
     )
 
+    # Where `launchops doctor` asks for a Bot Framework token (client credentials) to prove the
+    # Teams app id and password. Empty: Microsoft's endpoint for the app's tenant (SingleTenant)
+    # or botframework.com. Tests point it at a loopback stand-in.
+    teams_token_url: str = Field("", validation_alias=_env("LAUNCHOPS_TEAMS_TOKEN_URL"))
+
     chat_platforms: str = Field("", validation_alias=_env("LAUNCHOPS_CHAT_PLATFORMS"))
 
     @field_validator("chat_platforms")
