@@ -194,6 +194,9 @@ def test_malformed_json_is_422(app: RunningApp, client: httpx.Client) -> None:
     assert response.status_code == 422
     [error] = response.json()["detail"]
     assert error["type"] == "json_invalid" and error["loc"][0] == "body"
+    nested = client.post(URL, content=b"[" * 200_000, headers=TOKEN)
+    assert nested.status_code == 422
+    assert nested.json()["detail"][0]["type"] == "json_invalid"
     empty = client.post(URL, headers=TOKEN)
     assert empty.status_code == 422
     assert empty.json()["detail"][0]["loc"] == ["body"]

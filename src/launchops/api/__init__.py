@@ -1,4 +1,5 @@
-"""The HTTP API under /api/v1: ingestion (Alertmanager) and reads for scripts (incidents).
+"""The HTTP API under /api/v1: ingestion (Alertmanager, failure cases, SLIs) and reads for
+scripts (incidents).
 
 Every operation sits behind the `LAUNCHOPS_API_TOKEN` bearer token; /openapi.json, served by
 the app itself, needs none and documents each request and response schema. The routes only

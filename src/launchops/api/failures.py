@@ -119,14 +119,26 @@ def parse_body(
 ) -> tuple[list[M] | None, B | None]:
     """The body as one item (`single`) or as `{key: [...]}` (`batch`); raises FastAPI's
     RequestValidationError naming each problem. More than `limit` items is refused before
-    any item is validated, with a message saying the limit."""
+    any item is validated, with a message saying the limit. A refusal is logged with the
+    problems' locations only: the values may be PII."""
+    try:
+        return _parse(raw, single, batch, key, limit)
+    except RequestValidationError as error:
+        where = [".".join(map(str, e.get("loc", ()))) for e in error.errors()][:10]
+        log.warning("api.body_refused", key=key, problems=len(error.errors()), where=where)
+        raise
+
+
+def _parse(
+    raw: bytes, single: type[M], batch: type[B], key: str, limit: int
+) -> tuple[list[M] | None, B | None]:
     if not raw.strip():
         raise RequestValidationError(
             [{"type": "missing", "loc": ["body"], "msg": "Field required", "input": None}]
         )
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as error:
+    except (ValueError, RecursionError) as error:  # RecursionError: nesting beyond reason
         position = getattr(error, "pos", 0)
         raise RequestValidationError(
             [
