@@ -7,6 +7,7 @@ team is `data` (Slack C0DATA, Teams 19:data@thread.tacv2) and its Accountable pe
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -149,6 +150,8 @@ def test_a_day_over_its_budget_tells_the_accountable_person_once(
     assert destinations(synced) == CAROL
     assert [m.kind for m in messages(synced)] == ["dm", "post"]
     assert texts(synced)[0] == "Retriever: today's cost 70.00 is over the daily budget 64.52"
+    card = messages(synced)[0].payload["card"]
+    assert {f["label"]: f["value"] for f in card["fields"]}["Objective"] == "≤ 2,000.00 a month"
     assert slo.record([sample(10, cost=30)]).alerts == []  # the same day: said already
     next_day = slo.record([sample(0, cost=70, start=DAY + timedelta(days=1))])
     assert [(a.kind, a.state) for a in next_day.alerts] == [("daily_cost", "opened")]
@@ -183,3 +186,13 @@ def test_an_unknown_component_stores_nothing(slo: SloAlerts, synced: Engine) -> 
     assert [p.position for p in raised.value.problems] == [1]
     with Session(synced) as session:
         assert session.exec(select(SliSample)).all() == []
+
+
+def test_replicas_racing_on_one_breach_alert_once(slo: SloAlerts, synced: Engine) -> None:
+    """Several ingests at once (replicas, or one pipeline's parallel uploads) each see no
+    open alert; the unique open key lets exactly one of them open it and queue messages."""
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        receipts = list(pool.map(lambda n: slo.record([sample(5 * n, ok=900)]), range(6)))
+    opened = [a for r in receipts for a in r.alerts if a.state == "opened"]
+    assert len(opened) == 1
+    assert destinations(synced) == TEAM_CHANNELS

@@ -331,7 +331,7 @@ class _Judge:
             "component": name,
             "value": _figure(check.kind, check.value),
             "threshold": _figure(check.kind, check.threshold),
-            "objective": _objective(check.kind, self.objectives),
+            "objective": _objective(check.kind, self.objectives, locale),
         }
         title = t(f"slo.{phase}.{check.kind}", locale, **shown)
         fields = [
@@ -371,13 +371,13 @@ def _figure(kind: str, value: float) -> str:
     return f"{value:,.2f}"
 
 
-def _objective(kind: str, objectives: Objectives) -> str:
+def _objective(kind: str, objectives: Objectives, locale: str) -> str:
     if kind == "success_rate":
         return f"≥ {objectives.success_rate * 100:g}%"
     if kind == "latency_p95":
         return f"p95 ≤ {objectives.latency_p95:g} s"
     budget = objectives.monthly_cost_budget or 0.0
-    return f"≤ {budget:,.2f} / month"
+    return t("slo.monthly_budget", locale, budget=f"{budget:,.2f}")
 
 
 def _times(rate: float | None) -> str:
