@@ -212,6 +212,15 @@ def test_double_click_and_slack_retry_record_one_decision(
     slack.wait_for("response_url", 2, predicate=lambda c: "counts once" in c.params["text"])
     assert audit_actions(app.ctx.engine).count("gate.decided") == 2
 
+    reject = click(app, slack, asks["U0ERIN"], "Reject", "U0ERIN", trigger_id="1700000000.3.r")
+    click(app, slack, asks["U0ERIN"], "Reject", "U0ERIN", body=reject, headers=retry_headers(1))
+    view = opened_view(slack, "1700000000.3.r")  # one modal for the click and its retry
+    assert len(slack.calls("views.open")) == 1
+    for _ in range(2):  # Reject pressed twice in the modal
+        submit(app, view, "no rollback plan", "U0ERIN", view_id="V0TWICE")
+    assert [d.verdict for d in decisions(app.ctx.engine)] == ["approve", "approve", "reject"]
+    assert [r.status for r in requests(app.ctx.engine)] == ["rejected"]
+
 
 @pytest.mark.parametrize(
     ("value", "clicker", "expected"),
@@ -256,6 +265,9 @@ def test_comment_modal_records_a_masked_comment(app: RunningApp, slack: FakeSlac
     assert decisions(app.ctx.engine) == []
     comments = app.ctx.gates.comments(1) if app.ctx.gates else []
     assert comments == [("Frank Osei", "CS is ready; escalations to [phone]")]
+    attested = gate(app, slack, "attest 1 rollback yes https://wiki.example/rollback")
+    assert "Recorded for gate #1: ✅ A rollback procedure" in attested
+    assert "Only the owner" in gate(app, slack, "attest 1 rollback no", user="U0FRANK")
     typed = gate(app, slack, "comment 1 the FAQ is updated", user="U0ALICE")
     assert "comment on gate #1 is recorded" in typed
     assert json.dumps(private_answers(slack)).count("comment on gate #1") == 1
