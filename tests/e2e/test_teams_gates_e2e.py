@@ -344,3 +344,36 @@ def test_a_korean_approver_gets_the_buttons_and_text_boxes_in_korean(
     empty = press(app, connector, mia, card, "반려", {"reason": " "})
     assert "반려에는 사유가 필요합니다." in texts(empty["value"])
     assert decisions(app) == []
+
+
+def test_after_a_p1_the_old_card_approves_on_the_new_evidence(
+    app: RunningApp, connector: FakeBotConnector
+) -> None:
+    """A P1 on one of the project's components makes Dan's approval stale; he is sent a new
+    card, and a click on either card counts on the evidence in force."""
+    request_gate(app, connector)
+    first = dm(connector, DAN)
+    press(app, connector, DAN, first, "Approve")
+    activity = message(connector, "incident p1 retriever: empty answers", in_channel=True)
+    assert post(app, activity).status_code == 200
+    [changed] = connector.wait_for(
+        1,
+        predicate=lambda r: (
+            r.conversation_id == first.conversation_id
+            and r.route == "send_to_conversation"
+            and "The evidence for gate #1" in summary(r)
+        ),
+    )
+    assert buttons(changed.cards[0])["Approve"]["data"]["value"] == "1:2"
+    stale = status(app).open
+    assert stale is not None and stale.stale == ("Dan Rivera",)
+
+    again = press(app, connector, DAN, first, "Approve")  # the old card, value 1:1
+    assert "You approved gate #1." in texts(again["value"])
+    assert plain(facts(again["value"])["legal"]) == "1 of 1 approved (Dan Rivera)"
+    gate = status(app).open
+    assert gate is not None and gate.stale == ()
+    assert [(d.person, d.evidence_version) for d in gate.decisions] == [
+        ("Dan Rivera", 1),
+        ("Dan Rivera", 2),
+    ]
