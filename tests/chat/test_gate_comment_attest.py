@@ -114,6 +114,9 @@ def test_comments_by_requester_and_approvers_masked_once_per_request(
         ("gate:1", "dan"),
     ]
     assert "010-1234-5678" not in rows[0].detail["text"] and "[phone]" in rows[0].detail["text"]
+    status = chat.answer("gate status support-assistant", console("bob")).reply.text
+    assert "Latest comments:" in status and "Dan Rivera: looks fine" in status
+    assert "Alice Kim: call me on [phone]" in status and "010" not in status
 
 
 def test_comments_refused_for_outsiders_unknown_gates_and_huge_texts(

@@ -271,3 +271,6 @@ def test_comment_modal_records_a_masked_comment(app: RunningApp, slack: FakeSlac
     typed = gate(app, slack, "comment 1 the FAQ is updated", user="U0ALICE")
     assert "comment on gate #1 is recorded" in typed
     assert json.dumps(private_answers(slack)).count("comment on gate #1") == 1
+    status = gate(app, slack, "status support-assistant", user="U0BOB")
+    assert "Frank Osei: CS is ready; escalations to [phone]" in status
+    assert "Alice Kim: the FAQ is updated" in status

@@ -187,9 +187,11 @@ class ChatCore:
         match command:
             case GateStatus(project=project):
                 status = gates.status(project)
-                return gate_views.status_reply(
+                reply = gate_views.status_reply(
                     status.project, status.stage, status.open, status.past, locale
                 )
+                remarks = gates.comments(status.open.id) if status.open else []
+                return with_comments(reply, remarks, locale)
             case RequestGate(project=project, stage=stage):
                 requested = gates.request(
                     project, stage, self.actor(asker, viewer), request_key=asker.request_key
@@ -300,6 +302,17 @@ class ChatCore:
                 service.take_postmortem(incident_id, actor)
                 return Reply(text=t("incident.postmortem_done", locale, ref=ref), private=True)
         raise BadCommand("usage.incident_action")
+
+
+def with_comments(reply: Reply, remarks: list[tuple[str, str]], locale: str) -> Reply:
+    """`gate status` with the open request's latest comments (`gate comment`) after it."""
+    if not remarks:
+        return reply
+    lines = [t("gate.show.comments_label", locale) + ":"]
+    lines += [t("gate.show.comment", locale, person=who, text=text) for who, text in remarks]
+    text = "\n".join([reply.text, *lines])
+    card = reply.card.model_copy(update={"text": text}) if reply.card else None
+    return reply.model_copy(update={"text": text, "card": card})
 
 
 def evidence_key(item: str) -> str:
