@@ -31,7 +31,7 @@ COMMENT_FORM: Final = "gate_comment_form"
 TEXT_BLOCK: Final = "gate_text"
 TEXT_ACTION: Final = "gate_text_input"
 
-_VALUE = re.compile(r"^(\d{1,9}):(\d{1,9})$")
+_VALUE = re.compile(r"([0-9]{1,9}):([0-9]{1,9})")
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ class ButtonValue:
     @classmethod
     def parse(cls, value: str | None) -> ButtonValue | None:
         """None for anything the bot did not write (a forged or garbled value)."""
-        match = _VALUE.match(value or "")
+        match = _VALUE.fullmatch(value or "")
         if match is None:
             return None
         request_id, version = int(match.group(1)), int(match.group(2))
