@@ -21,6 +21,7 @@ from launchops.store.types import utcnow
 
 __all__ = [
     "DEAD",
+    "ENQUEUED",
     "PENDING",
     "PRIORITY_BULK",
     "PRIORITY_INCIDENT",
@@ -38,6 +39,10 @@ PENDING: Final = "pending"  # waiting for its time (next_attempt_at), its depend
 SENDING: Final = "sending"  # claimed by a dispatcher until claimed_until
 SENT: Final = "sent"  # delivered; `result` holds what the platform returned
 DEAD: Final = "dead"  # given up; `last_error` says why
+
+ENQUEUED: Final = "launchops.enqueued"
+"""The `session.info` flag `enqueue` sets: the unit of work wakes the dispatcher after its
+commit only when it queued something (services/incident_state.py)."""
 
 # Claimed highest first, oldest first within a level (DESIGN.md §5 "Pages first"). The caller
 # says what a message is: the outbox never guesses it from keys or kinds.
@@ -104,6 +109,8 @@ def enqueue(
     else:  # pragma: no cover - the store supports exactly these two
         raise NotImplementedError(f"outbox has no conflict-free insert for {dialect}")
     new_id = session.execute(statement.returning(outbox_table.c.id)).scalar_one_or_none()
+    if new_id is not None:
+        session.info[ENQUEUED] = True
     return None if new_id is None else int(new_id)
 
 

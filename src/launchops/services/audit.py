@@ -23,7 +23,7 @@ def insert(session: Session, *, actor: str, action: str, subject: str, **detail:
     """`record`, as one plain INSERT executed now rather than at the session's next flush:
     no object for the unit of work to track, for paths that count every call inside the
     write lock (a declaration)."""
-    session.execute(
+    session.connection().execute(
         _insert(_AUDIT),
         {"at": utcnow(), "actor": actor, "action": action, "subject": subject, "detail": detail},
     )

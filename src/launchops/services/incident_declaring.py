@@ -73,7 +73,7 @@ def insert_incident(session: Session, incident: Incident) -> None:
     let the session track the object as if it had loaded it: later changes are UPDATEs."""
     values = {key: getattr(incident, key) for key in _COLUMNS}
     statement = insert(_INCIDENTS).returning(_INCIDENTS.c.id)
-    incident.id = int(session.execute(statement, values).scalar_one())
+    incident.id = int(session.connection().execute(statement, values).scalar_one())
     make_transient_to_detached(incident)
     session.add(incident)
 
@@ -114,11 +114,12 @@ class IncidentDeclarations(IncidentReads):
         try:
             with self._unit() as session:
                 directory = self._directory.get(session)
-                if self._may_exist(session, declare_key, fingerprint):
-                    existing = self._existing(session, declare_key, fingerprint)
-                    if existing is not None:
-                        view = incident_view(session, existing, directory=directory)
-                        return Declared(view, False)
+                # A retried request's key is found by the database, not by a query of ours
+                # before every declaration: the unique key refuses its INSERT, the unit rolls
+                # back, and the twin is read below. An alert's fingerprint is looked up.
+                existing = self._existing(session, None, fingerprint) if fingerprint else None
+                if existing is not None:
+                    return Declared(incident_view(session, existing, directory=directory), False)
                 component_id = self._component(session, component_query)
                 if component_id is None and team_id is None:
                     raise BadCommand("error.incident_needs_component", level=severity, title=title)
@@ -145,18 +146,6 @@ class IncidentDeclarations(IncidentReads):
                 view = incident_view(session, existing, directory=self._directory.get(session))
                 return Declared(view, created=False)
         return self._confirmation(written)
-
-    def _may_exist(
-        self, session: Session, declare_key: str | None, fingerprint: str | None
-    ) -> bool:
-        """Whether a twin may be stored: one narrow query for the usual case (a new key),
-        the whole row only when there is one."""
-        if fingerprint:
-            return True
-        if not declare_key:
-            return False
-        found = session.exec(select(Incident.id).where(Incident.declare_key == declare_key))
-        return found.first() is not None
 
     def _declare(
         self,

@@ -12,9 +12,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import ColumnElement, event, update
+from sqlalchemy import ColumnElement, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import ORMExecuteState
 from sqlmodel import Session, col
 
 from launchops.delivery import outbox
@@ -25,7 +24,6 @@ __all__ = ["OPEN_STATES", "after_commit", "compare_and_set", "unit_of_work"]
 
 OPEN_STATES = ("open", "acknowledged")
 _AFTER_COMMIT = "launchops.after_commit"
-_ENQUEUED = "launchops.enqueued"  # the unit inserted outbox rows (delivery/outbox.py)
 
 
 @contextmanager
@@ -36,19 +34,13 @@ def unit_of_work(engine: Engine, on_enqueue: Callable[[], None]) -> Iterator[Ses
     Only then: a woken dispatcher looks for due rows at once, and doing that after every
     declaration that queued nothing (a P3) cost more CPU than the declaration itself."""
     with session_scope(engine) as session:
-        event.listen(session, "do_orm_execute", _note_outbox_insert)
         yield session
         effects: list[Callable[[], None]] = session.info.pop(_AFTER_COMMIT, [])
-        enqueued = session.info.pop(_ENQUEUED, False)
+        enqueued = session.info.pop(outbox.ENQUEUED, False)
     for effect in effects:
         effect()
     if enqueued:
         on_enqueue()
-
-
-def _note_outbox_insert(state: ORMExecuteState) -> None:
-    if state.is_insert and getattr(state.statement, "table", None) is outbox.outbox_table:
-        state.session.info[_ENQUEUED] = True
 
 
 def after_commit(session: Session, effect: Callable[[], None]) -> None:
