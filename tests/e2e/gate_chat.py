@@ -4,6 +4,10 @@ the answer read from the ack, and the store read directly to count what changed.
 from __future__ import annotations
 
 import html
+import os
+import subprocess
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -147,9 +151,30 @@ def posts(slack: FakeSlackAPI, *, channel: str | None = None, text: str = "") ->
     ]
 
 
+def dm_to(user: str) -> Callable[[RecordedCall], bool]:
+    """A `wait_for` predicate: a message in `user`'s DM with the bot."""
+    return lambda call: call.params.get("channel") == f"D{user}"
+
+
 def updates(slack: FakeSlackAPI, *, channel: str | None = None) -> list[RecordedCall]:
     return [
         c
         for c in slack.calls("chat.update")
         if channel is None or c.params.get("channel") == channel
     ]
+
+
+def launchops(
+    args: list[str], environment: dict[str, str], cwd: Path
+) -> subprocess.CompletedProcess[str]:
+    """`launchops <args>` as its own process (e.g. `config sync` while a bot runs)."""
+    executable = Path(sys.executable).parent / "launchops"
+    return subprocess.run(
+        [str(executable), *args],
+        env={**os.environ, **environment},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.gate_chat import EVERYONE, Store, env, gate_config, posts, say, updates
+from tests.e2e.gate_chat import EVERYONE, Store, dm_to, env, gate_config, posts, say, updates
 from tests.e2e.process import ServeProcess
 from tests.fakes.slack_api import FakeSlackAPI, RecordedCall
 
@@ -60,7 +60,7 @@ def test_reminders_and_expiry_in_seconds_across_two_crashes(
                 slack.wait_for(
                     "chat.postMessage",
                     timeout=10,
-                    predicate=lambda c, u=user: c.params["channel"] == f"D{u}",
+                    predicate=dm_to(user),
                 )
             wait_sent(store, "gate:1:ask:", len(EVERYONE))
         finally:

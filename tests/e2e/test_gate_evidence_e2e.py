@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import html
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,6 +23,7 @@ from tests.e2e.gate_chat import (
     Store,
     env,
     gate_config,
+    launchops,
     posts,
     say,
     updates,
@@ -154,21 +152,6 @@ def test_a_p1_mid_vote_makes_earlier_approvals_count_only_once_given_again(
     assert len(changed_dms(slack)) == 3  # asked again once each
     status = say(app.url, slack, "U0ALICE", "gate status support-assistant")
     assert status.startswith("stage: production"), status
-
-
-def launchops(
-    args: list[str], environment: dict[str, str], cwd: Path
-) -> subprocess.CompletedProcess[str]:
-    executable = Path(sys.executable).parent / "launchops"
-    return subprocess.run(
-        [str(executable), *args],
-        env={**os.environ, **environment},
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 def test_a_config_sync_removing_a_runbook_mid_vote_asks_again(

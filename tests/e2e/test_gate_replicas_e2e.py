@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import create_postgres_database, drop_postgres_database
-from tests.e2e.gate_chat import EVERYONE, Store, env, posts, say, updates
+from tests.e2e.gate_chat import EVERYONE, Store, dm_to, env, posts, say, updates
 from tests.e2e.process import ServeProcess
 from tests.fakes.slack_api import FakeSlackAPI
 
@@ -72,7 +72,7 @@ def test_simultaneous_decisions_on_two_replicas_count_once_and_pass_once(
         slack.wait_for(
             "chat.postMessage",
             timeout=20,
-            predicate=lambda c, u=user: c.params["channel"] == f"D{u}",
+            predicate=dm_to(user),
         )
     say(b.url, slack, "U0FRANK", "gate approve 1")
     say(a.url, slack, "U0GRACE", "gate approve 1")

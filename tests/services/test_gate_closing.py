@@ -94,9 +94,9 @@ def test_a_rejection_and_an_expiry_edit_the_dms_too(
     mine = [
         (edit, dm)
         for edit, dm in edits_of_dms(engine)
-        if dm.dedupe_key.startswith(f"gate:{expiring}:")
+        if (dm.dedupe_key or "").startswith(f"gate:{expiring}:")
     ]
-    kinds = sorted(dm.dedupe_key.split(":")[2] for _, dm in mine)
+    kinds = sorted((dm.dedupe_key or "").split(":")[2] for _, dm in mine)
     assert kinds == ["ask"] * 5 + ["remind"] * 5  # the request and the reminder, each edited
     assert all(edit.payload["card"]["title"].startswith("⌛") for edit, _ in mine)
     assert gates.sweep() == 0
@@ -129,7 +129,7 @@ def test_a_sync_removing_a_runbook_makes_earlier_approvals_stale(
     assert gates.sweep() == 1
     [request] = requests(engine)
     assert request.evidence_version == 2
-    changed = [m for m in dms(engine) if m.dedupe_key.startswith(f"gate:{gate}:changed:2:")]
+    changed = [m for m in dms(engine) if (m.dedupe_key or "").startswith(f"gate:{gate}:changed:2:")]
     assert sorted(m.destination["user"] for m in changed) == ["U0DAN", "U0ERIN"]
     assert "Runbook links (Retriever)" in changed[0].payload["text"]
     assert {a["value"] for a in changed[0].payload["card"]["actions"]} == {f"{gate}:2"}
