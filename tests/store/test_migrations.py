@@ -11,7 +11,12 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine
 from sqlmodel import SQLModel
 
-from launchops.store import feedback_models, gate_models, models  # noqa: F401  (every table)
+from launchops.store import (  # noqa: F401  (every table)
+    digest_models,
+    feedback_models,
+    gate_models,
+    models,
+)
 from launchops.store.db import alembic_config, upgrade_schema
 
 

@@ -6,7 +6,7 @@ from alembic import context
 from sqlalchemy import text
 from sqlmodel import SQLModel
 
-from launchops.store import feedback_models, gate_models, models  # noqa: F401  (the tables)
+from launchops.store import digest_models, feedback_models, gate_models, models  # noqa: F401
 from launchops.store.db import make_engine
 
 # Several replicas may start at once; on PostgreSQL they queue on this lock instead of
