@@ -77,7 +77,8 @@ def apply_catalog(session: Session, config: OrgConfig, now: datetime) -> None:
     }
     _upsert(session, Component, components, now)
     projects = {
-        p.id: {"name": p.name, "stage": p.stage, "owner_id": p.owner} for p in catalog.projects
+        p.id: {"name": p.name, "stage": p.stage, "owner_id": p.owner, "sponsor_id": p.sponsor}
+        for p in catalog.projects
     }
     _upsert(session, Project, projects, now)
     session.flush()

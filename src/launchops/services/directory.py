@@ -96,6 +96,7 @@ class ProjectInfo:
     name: str
     owner: str
     components: tuple[str, ...]
+    sponsor: str | None = None
 
 
 @dataclass(frozen=True)
@@ -202,7 +203,7 @@ def _read(session: Session, revision: int | None) -> Directory:
     for link in session.exec(select(ProjectComponent)).all():
         parts.setdefault(link.project_id, []).append(link.component_id)
     projects = {
-        p.id: ProjectInfo(p.id, p.name, p.owner_id, tuple(parts.get(p.id, ())))
+        p.id: ProjectInfo(p.id, p.name, p.owner_id, tuple(parts.get(p.id, ())), p.sponsor_id)
         for p in session.exec(select(Project).where(col(Project.retired_at).is_(None))).all()
     }
     by_channel: dict[str, dict[str, str]] = {"slack": {}, "teams": {}}

@@ -77,6 +77,7 @@ class Project(SQLModel, table=True):
     stage: str = Field(max_length=16)
     owner_id: str = Field(foreign_key="person.id", max_length=64)
     retired_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # left the config
+    sponsor_id: str | None = Field(default=None, max_length=64)  # a person id (config-checked)
 
 
 class ProjectComponent(SQLModel, table=True):
