@@ -66,12 +66,49 @@ class Channel(_Strict):
     teams: str | None = Field(None, min_length=1, max_length=300)
 
 
+def _known_timezone(value: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone '{value}'") from None
+    return value
+
+
+_DIGEST_WHEN = re.compile(r"^(mon|tue|wed|thu|fri|sat|sun) ([01]\d|2[0-3]):[0-5]\d$")
+
+
+def _digest_when(value: str | None) -> str | None:
+    if value is not None and not _DIGEST_WHEN.match(value):
+        raise ValueError("use a weekday and a time, like 'mon 09:00'")
+    return value
+
+
+class DigestOverride(_Strict):
+    """A team's own `digest:` (catalog): either key left out follows the policy's."""
+
+    when: str | None = None
+    timezone: str | None = None
+
+    @field_validator("when")
+    @classmethod
+    def _weekday_time(cls, value: str | None) -> str | None:
+        return _digest_when(value)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        return None if value is None else _known_timezone(value)
+
+
 class Team(_Strict):
     id: Ident
     name: str = Field(min_length=1, max_length=200)
     channel: Channel = Channel()
     oncall: list[Ident] = []
     members: list[Ident] = []
+    digest: DigestOverride | None = None  # when and where this team's weekly digest is due
 
 
 class Raci(_Strict):
@@ -147,13 +184,27 @@ class GatePolicy(_Strict):
 class DigestPolicy(_Strict):
     when: str = "mon 09:00"
     timezone: str = "UTC"
+    # Per-team overrides. Written here by `OrgConfig` from each catalog team's `digest:`, so
+    # they travel with the policy a config revision stores (services/digest.py reads them).
+    teams: dict[Ident, DigestOverride] = {}
 
     @field_validator("when")
     @classmethod
     def _weekday_time(cls, value: str) -> str:
-        if not re.match(r"^(mon|tue|wed|thu|fri|sat|sun) ([01]\d|2[0-3]):[0-5]\d$", value):
-            raise ValueError("use a weekday and a time, like 'mon 09:00'")
+        _digest_when(value)
         return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        return _known_timezone(value)
+
+    def for_team(self, team_id: str) -> tuple[str, str]:
+        """(when, time zone) of `team_id`'s digest: its override, else the policy's."""
+        own = self.teams.get(team_id)
+        when = own.when if own is not None and own.when else self.when
+        zone = own.timezone if own is not None and own.timezone else self.timezone
+        return when, zone
 
 
 class AlertPolicy(_Strict):
@@ -291,3 +342,17 @@ class OrgConfig(_Strict):
 
     catalog: Catalog
     policy: Policy
+
+    @model_validator(mode="after")
+    def _team_digests_into_policy(self) -> OrgConfig:
+        """Each catalog team's `digest:` joins `policy.digest.teams` (the catalog's wins), so
+        the stored policy alone says when every team's digest is due."""
+        own = {team.id: team.digest for team in self.catalog.teams if team.digest is not None}
+        if not own:
+            return self
+        digest = self.policy.digest.model_copy(
+            update={"teams": {**self.policy.digest.teams, **own}}
+        )
+        # Frozen models: the validated instance is completed in place, once, here.
+        object.__setattr__(self, "policy", self.policy.model_copy(update={"digest": digest}))
+        return self
