@@ -1,0 +1,236 @@
+"""The weekly failure-review digest as neutral `Reply`s, every sentence from the catalogue.
+
+A channel gets one top-level message (`summary`, or `quiet` for a week with nothing to
+report) and the long content as thread replies (`sections`); `whole` puts everything in one
+private reply for `digest preview` and the chat `digest` command. Texts shown are figures,
+component and project names and masked failure summaries only: never an incident title or
+anything a person typed unmasked.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from launchops.messages.i18n import t
+from launchops.messages.reply import Card, Field, Reply
+
+if TYPE_CHECKING:  # the figures' shape only: messages/ never calls into services/
+    from launchops.services.digest_data import DigestData
+
+__all__ = ["chart_comment", "quiet", "sections", "summary", "whole"]
+
+MAX_EXAMPLE = 200  # characters of a pattern's example shown
+
+
+def _change(now: int, before: int, locale: str) -> str:
+    if before == 0 and now > 0:
+        return t("digest.change.new", locale)
+    if now > before:
+        return t("digest.change.up", locale, n=now - before)
+    if now < before:
+        return t("digest.change.down", locale, n=before - now)
+    return t("digest.change.same", locale)
+
+
+def _percent(value: float) -> str:
+    return f"{value * 100:.2f}%"
+
+
+def _span(span: timedelta | None, locale: str) -> str:
+    if span is None:
+        return t("digest.not_yet", locale)
+    minutes = int(span.total_seconds() // 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min" if hours < 48 else f"{hours // 24} d {hours % 24} h"
+
+
+def quiet(data: DigestData, week: str, locale: str) -> Reply:
+    return Reply(text=t("digest.quiet", locale, team=data.team_name, week=week))
+
+
+def summary(data: DigestData, week: str, locale: str) -> Reply:
+    """The channel's top-level message: the headline figures."""
+    declared = sum(i.declared for i in data.incidents)
+    text = t(
+        "digest.summary",
+        locale,
+        team=data.team_name,
+        week=week,
+        cases=data.total,
+        change=_change(data.total, data.total_before, locale),
+        incidents=declared,
+        open=len(data.still_open),
+    )
+    fields = (
+        Field(
+            label=t("digest.field.cases", locale),
+            value=f"{data.total} ({_change(data.total, data.total_before, locale)})",
+        ),
+        Field(label=t("digest.field.incidents", locale), value=str(declared)),
+        Field(label=t("digest.field.open", locale), value=str(len(data.still_open))),
+        Field(
+            label=t("digest.field.gates", locale),
+            value=t(
+                "digest.gates_summary",
+                locale,
+                decided=len(data.gates_decided),
+                pending=len(data.gates_pending),
+            ),
+        ),
+    )
+    title = t("digest.title", locale, team=data.team_name, week=week)
+    return Reply(text=text, card=Card(title=title, fields=fields))
+
+
+def sections(data: DigestData, locale: str) -> list[Reply]:
+    """The thread: cases, failure rates, patterns, incidents, SLOs and gates, in that order."""
+    out = []
+    for key, lines in (
+        ("digest.cases.title", _cases(data, locale)),
+        ("digest.rate.title", _rates(data, locale)),
+        ("digest.patterns.title", _patterns(data, locale)),
+        ("digest.incidents.title", _incidents(data, locale)),
+        ("digest.slo.title", _slo(data, locale)),
+        ("digest.gates.title", _gates(data, locale)),
+    ):
+        if lines:
+            title = t(key, locale)
+            body = "\n".join(lines)
+            out.append(Reply(text=f"{title}\n{body}", card=Card(title=title, text=body)))
+    return out
+
+
+def whole(data: DigestData, week: str, locale: str) -> Reply:
+    """Everything in one private reply (preview, chat `digest`)."""
+    if data.quiet:
+        return quiet(data, week, locale).model_copy(update={"private": True})
+    head = summary(data, week, locale)
+    parts = [head.text, *(section.text for section in sections(data, locale))]
+    title = t("digest.title", locale, team=data.team_name, week=week)
+    body = "\n\n".join(parts[1:])
+    card = Card(title=title, text=body, fields=head.card.fields if head.card else ())
+    return Reply(text="\n\n".join(parts), card=card, private=True)
+
+
+def chart_comment(locale: str) -> str:
+    return t("digest.chart.comment", locale)
+
+
+def _cases(data: DigestData, locale: str) -> list[str]:
+    if not data.cases:
+        return [t("digest.cases.none", locale)]
+    return [
+        t(
+            "digest.cases.line",
+            locale,
+            component=component,
+            kind=t(f"digest.kind.{kind}", locale),
+            now=now,
+            change=_change(now, before, locale),
+        )
+        for (component, kind), (now, before) in data.cases.items()
+    ]
+
+
+def _rates(data: DigestData, locale: str) -> list[str]:
+    lines = []
+    for rate in data.rates:
+        if not rate.cases and not rate.requests:
+            continue
+        value = rate.rate
+        if value is None:
+            lines.append(
+                t(
+                    "digest.rate.unknown",
+                    locale,
+                    component=rate.component,
+                    cases=rate.cases,
+                    allowed=_percent(rate.allowed),
+                )
+            )
+            continue
+        lines.append(
+            t(
+                "digest.rate.line",
+                locale,
+                component=rate.component,
+                rate=_percent(value),
+                requests=rate.requests,
+                allowed=_percent(rate.allowed),
+                mark="✅" if value <= rate.allowed else "⚠️",
+            )
+        )
+    return lines
+
+
+def _patterns(data: DigestData, locale: str) -> list[str]:
+    return [
+        t(
+            "digest.patterns.line",
+            locale,
+            n=n,
+            count=pattern.count,
+            example=pattern.example[:MAX_EXAMPLE],
+        )
+        for n, pattern in enumerate(data.patterns, start=1)
+    ]
+
+
+def _incidents(data: DigestData, locale: str) -> list[str]:
+    lines = [
+        t(
+            "digest.incidents.line",
+            locale,
+            severity=figures.severity.upper(),
+            count=figures.declared,
+            ack=_span(figures.mean_ack, locale),
+            resolve=_span(figures.mean_resolve, locale),
+        )
+        for figures in data.incidents
+    ] or [t("digest.incidents.none", locale)]
+    if data.still_open:
+        listed = ", ".join(f"{level.upper()} #{number}" for number, level in data.still_open)
+        lines.append(t("digest.incidents.open", locale, list=listed))
+    return lines
+
+
+def _slo(data: DigestData, locale: str) -> list[str]:
+    lines = []
+    for rate in data.rates:
+        objective = _percent(rate.objective)
+        if rate.success_rate is None:
+            line = t("digest.slo.no_data", locale, component=rate.component, objective=objective)
+        else:
+            line = t(
+                "digest.slo.line",
+                locale,
+                component=rate.component,
+                value=_percent(rate.success_rate),
+                objective=objective,
+                mark="✅" if rate.success_rate >= rate.objective else "⚠️",
+            )
+        if rate.open_alerts:
+            line += " · " + t("digest.slo.alerts", locale, n=rate.open_alerts)
+        lines.append(line)
+    return lines
+
+
+def _gates(data: DigestData, locale: str) -> list[str]:
+    lines = [
+        t(
+            "digest.gates.decided",
+            locale,
+            project=project,
+            stage=t(f"gate.stage.{stage}", locale),
+            outcome=t(f"digest.outcome.{outcome}", locale),
+        )
+        for project, stage, outcome in data.gates_decided
+    ]
+    lines += [
+        t("digest.gates.pending", locale, project=project, stage=t(f"gate.stage.{stage}", locale))
+        for project, stage in data.gates_pending
+    ]
+    return lines or [t("digest.gates.none", locale)]
