@@ -1,6 +1,7 @@
 """Two `launchops serve` replicas on one PostgreSQL, approvers deciding at the same moment on
 both (each also double-sending to the other replica, like a retry): every decision is recorded
-exactly once, the pass is announced exactly once, and the project moves.
+exactly once, the pass is announced exactly once, and the project moves. Both replicas also
+sweep the same gate every second: each reminder and the expiry go out once.
 
 Real child processes, text commands as signed Slack slash commands, the loopback fake Slack
 Web API counting what each replica sent.
@@ -16,7 +17,16 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import create_postgres_database, drop_postgres_database
-from tests.e2e.gate_chat import EVERYONE, Store, dm_to, env, posts, say, updates
+from tests.e2e.gate_chat import (
+    EVERYONE,
+    Store,
+    dm_to,
+    env,
+    gate_config,
+    posts,
+    say,
+    updates,
+)
 from tests.e2e.process import ServeProcess
 from tests.fakes.slack_api import FakeSlackAPI
 
@@ -24,15 +34,23 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
+def deadlines() -> tuple[str, str]:
+    """(expire_after, remind_every) of the replicas' policy; a test may parametrize it."""
+    return "7d", "1d"
+
+
+@pytest.fixture
 def replicas(
-    tmp_path: Path, slack: FakeSlackAPI
+    tmp_path: Path, slack: FakeSlackAPI, deadlines: tuple[str, str]
 ) -> Iterator[tuple[ServeProcess, ServeProcess, Store]]:
     url, name = create_postgres_database()
     store = Store(url)
+    expire, remind = deadlines
+    bot_env = env(url, slack, gate_config(tmp_path, expire=expire, remind=remind))
     try:
         with (
-            ServeProcess(env(url, slack), tmp_path, "a") as a,
-            ServeProcess(env(url, slack), tmp_path, "b") as b,
+            ServeProcess(bot_env, tmp_path, "a") as a,
+            ServeProcess(bot_env, tmp_path, "b") as b,
         ):
             yield a, b, store
     finally:
@@ -158,3 +176,40 @@ def test_a_second_race_on_another_project_and_each_replica_answering_status(
         answer = say(bot.url, slack, "U0BOB", "gate status ticket-summarizer")
         assert answer.startswith("stage: pilot"), answer
         assert "gate #1: poc → pilot, Passed" in answer
+
+
+REMINDERS = ("Reminder: gate #1", "알림: 게이트 #1")  # Mia reads Korean
+
+
+@pytest.mark.parametrize("deadlines", [("12s", "4s")])
+def test_two_replicas_sweeping_remind_once_and_expire_once(
+    replicas: tuple[ServeProcess, ServeProcess, Store], slack: FakeSlackAPI
+) -> None:
+    a, b, store = replicas
+    assert "Requested gate #1" in say(
+        a.url, slack, "U0ALICE", "gate request support-assistant production"
+    )
+    assert "You approved gate #1" in say(b.url, slack, "U0DAN", "gate approve 1")
+    expired = "gate #1 (Support assistant → Production) expired before every group approved"
+    slack.wait_for(
+        "chat.postMessage", timeout=30, predicate=lambda c: expired in c.params.get("text", "")
+    )
+    # 5 requests and 8 reminders (4 s and 8 s, to the four still pending), each edited.
+    slack.wait_for(
+        "chat.update", count=13, timeout=20, predicate=lambda c: c.params["channel"].startswith("D")
+    )
+    time.sleep(3)  # both replicas sweep and dispatch on: a duplicate would show now
+    log = a.log() + b.log()
+    reminders = {
+        user: sum(
+            any(text in c.params.get("text", "") for text in REMINDERS)
+            for c in posts(slack, channel=f"D{user}")
+        )
+        for user in EVERYONE
+    }
+    assert reminders == {"U0DAN": 0, "U0ERIN": 2, "U0FRANK": 2, "U0GRACE": 2, "U0MIA": 2}, log
+    assert len(posts(slack, text=expired)) == 1, log
+    assert len(updates(slack)) == 13 + 2, log  # and the summary card: Dan's vote, the expiry
+    assert store.audit("gate.reminded") == 2 and store.audit("gate.expired") == 1
+    assert store.request(1).status == "expired"
+    assert store.stage("support-assistant") == "pilot"
