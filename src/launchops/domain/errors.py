@@ -32,3 +32,29 @@ class Forbidden(LaunchOpsError):
 
 class InvalidTransition(LaunchOpsError):
     key = "error.invalid_transition"
+
+
+# Roadmap (services/roadmap.py): subclasses, so every adapter already answers them privately,
+# and a caller (or test) can tell one refusal from another without reading keys.
+class ReasonRequired(BadCommand):
+    key = "roadmap.error.reason.extend"
+
+
+class StaleButton(BadCommand):
+    """A nudge button about another stage or an older clock, or one we never made."""
+
+    key = "roadmap.error.stale"
+
+
+class NotOwnerOrSponsor(Forbidden):
+    key = "roadmap.error.not_owner_or_sponsor"
+
+
+class SponsorRequired(Forbidden):
+    """The owner's one extension is spent, or a date past the hard limit was asked for."""
+
+    key = "roadmap.error.sponsor_needed"
+
+
+class ProjectStopped(InvalidTransition):
+    key = "roadmap.error.stopped"

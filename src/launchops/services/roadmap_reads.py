@@ -1,0 +1,114 @@
+"""Reading a project's roadmap state from the store, and where its messages go.
+
+Shared by the nudge sweep, the extend/stop operations, the portfolio and the monthly report,
+so that each computes a clock from the same rows (`ProjectStage` + `StageExtension`) and
+speaks to the same channel: the owner's team channel, as the gates do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from launchops.domain.roadmap import Clock, Extension, clock_of
+from launchops.services.destinations import dm_destination
+from launchops.services.directory import Directory, ProjectInfo, TeamEntry
+from launchops.store.gate_models import ProjectStage
+from launchops.store.roadmap_models import ProjectStop, StageExtension
+
+__all__ = [
+    "channel_destination",
+    "clock_for",
+    "clocks",
+    "project_destinations",
+    "stops",
+    "team_of",
+]
+
+
+def _extensions(rows: list[StageExtension]) -> list[Extension]:
+    return [Extension(r.version, r.due_at, r.approved_by_sponsor) for r in rows]
+
+
+def clock_for(session: Session, directory: Directory, project_id: str) -> Clock | None:
+    """The project's clock in its current stage; None before its first sync."""
+    row = session.get(ProjectStage, project_id)
+    if row is None:
+        return None
+    extensions = session.exec(
+        select(StageExtension).where(
+            StageExtension.project_id == project_id,
+            StageExtension.stage == row.stage,
+            StageExtension.stage_entered == row.entered_at,
+        )
+    ).all()
+    return clock_of(
+        project_id,
+        row.stage,
+        row.entered_at,
+        directory.policy.roadmap,
+        _extensions(list(extensions)),
+    )
+
+
+def clocks(session: Session, directory: Directory) -> dict[str, Clock]:
+    """Every current project's clock, in two queries (the sweep runs every second)."""
+    stages = {
+        r.project_id: r
+        for r in session.exec(select(ProjectStage)).all()
+        if r.project_id in directory.projects
+    }
+    extensions: dict[str, list[StageExtension]] = {}
+    for ext in session.exec(select(StageExtension).order_by(col(StageExtension.id))).all():
+        row = stages.get(ext.project_id)
+        if row is not None and ext.stage == row.stage and ext.stage_entered == row.entered_at:
+            extensions.setdefault(ext.project_id, []).append(ext)
+    return {
+        pid: clock_of(
+            pid,
+            row.stage,
+            row.entered_at,
+            directory.policy.roadmap,
+            _extensions(extensions.get(pid, [])),
+        )
+        for pid, row in stages.items()
+    }
+
+
+def stops(session: Session) -> dict[str, ProjectStop]:
+    return {r.project_id: r for r in session.exec(select(ProjectStop)).all()}
+
+
+def team_of(directory: Directory, person_id: str) -> TeamEntry | None:
+    """The first team (in catalog order) the person belongs to: a project's team is its
+    owner's, as for gate summary cards."""
+    return next((t for t in directory.teams.values() if person_id in t.members), None)
+
+
+def channel_destination(platform: str, team: TeamEntry) -> tuple[str, Mapping[str, Any]] | None:
+    if platform == "slack" and team.slack_channel:
+        return "post", {"channel": team.slack_channel}
+    if platform == "teams" and team.teams_channel:
+        return "post", {"conversation": team.teams_channel}
+    if platform == "console":
+        return "post", {"channel": f"#{team.id}"}
+    return None
+
+
+def project_destinations(
+    directory: Directory, project: ProjectInfo, platforms: tuple[str, ...]
+) -> list[tuple[str, str, Mapping[str, Any]]]:
+    """(platform, kind, destination) of the project's channel on each platform, or the
+    owner's DM where the team has no channel there: an announcement is never dropped."""
+    team = team_of(directory, project.owner)
+    owner = directory.people.get(project.owner)
+    out: list[tuple[str, str, Mapping[str, Any]]] = []
+    for platform in platforms:
+        where = channel_destination(platform, team) if team else None
+        if where is None and owner is not None:
+            where = dm_destination(platform, owner)
+        if where is not None:
+            out.append((platform, where[0], where[1]))
+    return out

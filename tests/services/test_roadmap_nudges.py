@@ -1,0 +1,106 @@
+"""Nudges at the timebox and the hard limit: once each, across sweeps, replicas and a moved
+clock; on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+
+from launchops.config import load_config
+from launchops.services.config_sync import sync_config
+from tests.services.roadmap_support import (
+    OWNER,
+    POC_BUTTON,
+    Clock,
+    actor,
+    fast_roadmap,
+    roadmap_messages,
+    services,
+)
+
+
+def _setup(engine: Engine, tmp_path: Path) -> Clock:
+    clock = Clock()
+    directory = fast_roadmap(tmp_path)
+    sync_config(engine, load_config(directory), source=str(directory), actor="test")
+    return clock
+
+
+def test_timebox_nudges_the_owner_once_with_the_three_buttons(
+    engine: Engine, tmp_path: Path
+) -> None:
+    clock = _setup(engine, tmp_path)
+    _roadmap, nudger, _gates = services(engine, clock)
+    assert nudger.sweep() == 0
+    clock.advance(61)
+    other = services(engine, clock)[1]  # a second replica
+    assert nudger.sweep() + other.sweep() == 2  # one per project (PoC and Pilot)
+    assert nudger.sweep() == 0 and other.sweep() == 0
+    dms = [m for m in roadmap_messages(engine) if "ticket-summarizer" in (m.dedupe_key or "")]
+    assert len(dms) == 1
+    message = dms[0]
+    assert message.kind == "dm" and message.destination == {"user": "U0BOB"}
+    card = message.payload["card"]
+    assert "Does it work?" in message.payload["text"]
+    assert "PoC" in card["title"]
+    assert [a["id"] for a in card["actions"]] == [
+        "roadmap_request_gate",
+        "roadmap_extend",
+        "roadmap_stop",
+    ]
+    assert {a["value"] for a in card["actions"]} == {POC_BUTTON}
+    assert {a["style"] for a in card["actions"]} == {"default"}
+    pilot = [m for m in roadmap_messages(engine) if "support-assistant" in (m.dedupe_key or "")]
+    assert "Is it worth using?" in pilot[0].payload["text"]
+
+
+def test_limit_tells_sponsor_and_owner_once(engine: Engine, tmp_path: Path) -> None:
+    clock = _setup(engine, tmp_path)
+    _roadmap, nudger, _gates = services(engine, clock)
+    clock.advance(61)
+    nudger.sweep()
+    clock.advance(60)
+    assert nudger.sweep() == 2
+    assert nudger.sweep() == 0
+    limit = [m for m in roadmap_messages(engine) if ":limit:" in (m.dedupe_key or "")]
+    poc = [m for m in limit if "ticket-summarizer" in (m.dedupe_key or "")]
+    assert sorted(m.destination["user"] for m in poc) == ["U0BOB", "U0DAN"]
+    assert all("hard limit" in m.payload["card"]["title"] for m in poc)
+
+
+def test_downtime_past_both_sends_only_the_limit(engine: Engine, tmp_path: Path) -> None:
+    clock = _setup(engine, tmp_path)
+    _roadmap, nudger, _gates = services(engine, clock)
+    clock.advance(500)
+    assert nudger.sweep() == 2
+    clock.advance(1)
+    assert nudger.sweep() == 0
+    assert not [m for m in roadmap_messages(engine) if ":timebox:" in (m.dedupe_key or "")]
+
+
+def test_an_extension_moves_the_clock_and_the_next_nudge(engine: Engine, tmp_path: Path) -> None:
+    clock = _setup(engine, tmp_path)
+    roadmap, nudger, _gates = services(engine, clock)
+    clock.advance(61)
+    nudger.sweep()
+    extended = roadmap.extend("", "30s", "demo next week", actor(engine, OWNER), button=POC_BUTTON)
+    assert extended.version == 2
+    assert nudger.sweep() == 0
+    clock.advance(31)
+    assert nudger.sweep() == 1  # the PoC's timebox again, at its new date (version 2)
+    keys = [m.dedupe_key or "" for m in roadmap_messages(engine)]
+    assert any("ticket-summarizer:poc" in k and ":timebox:2:" in k for k in keys)
+
+
+def test_a_stopped_project_is_never_nudged(engine: Engine, tmp_path: Path) -> None:
+    clock = _setup(engine, tmp_path)
+    roadmap, nudger, _gates = services(engine, clock)
+    roadmap.stop("ticket-summarizer", "no budget", actor(engine, OWNER))
+    clock.advance(500)
+    assert nudger.sweep() == 1  # the Pilot only
+    assert not [
+        m
+        for m in roadmap_messages(engine)
+        if ":limit:" in (m.dedupe_key or "") and "ticket-summarizer" in (m.dedupe_key or "")
+    ]
