@@ -49,6 +49,14 @@ BOT_ID = "BBOT"
 MAX_MESSAGE_BLOCKS = 50  # chat.* refuse more with invalid_blocks
 FIRST_TS = 1_700_000_000
 NO_TEXT = "no text, blocks or attachments"
+UPLOAD_METHOD = "upload"  # the recorded "method" of a file's bytes POSTed to an upload URL
+# Files upload v2 came after the vendored spec: its two methods and their required arguments
+# are declared here explicitly (https://api.slack.com/methods/files.getUploadURLExternal,
+# https://api.slack.com/methods/files.completeUploadExternal).
+UPLOAD_V2_METHODS: Mapping[str, frozenset[str]] = {
+    "files.getUploadURLExternal": frozenset({"token", "filename", "length"}),
+    "files.completeUploadExternal": frozenset({"token", "files"}),
+}
 
 
 @dataclass(frozen=True)
@@ -196,7 +204,11 @@ class FakeSlackAPI(LoopbackServer):
             "views.publish": self._view,
             "users.info": self._users_info,
             "reactions.add": lambda c: {"ok": True},
+            "files.getUploadURLExternal": self._upload_url,
+            "files.completeUploadExternal": self._complete_upload,
         }
+        self.uploads: dict[str, bytes] = {}  # file id -> the bytes POSTed to its upload URL
+        self._upload_names: dict[str, str] = {}  # file id -> filename asked for
 
     # public API -------------------------------------------------------------------------------
     @property
@@ -269,6 +281,8 @@ class FakeSlackAPI(LoopbackServer):
             method = request.path.removeprefix("/api/")
         elif request.path.startswith("/response/") and request.verb == "POST":
             method = RESPONSE_URL_METHOD
+        elif request.path.startswith("/upload/") and request.verb == "POST":
+            return self._receive_upload(request)
         else:
             return HttpResponse(404, b"not found", {"Content-Type": "text/plain"})
         call = RecordedCall(method, self._arguments(request), request.headers, time.time())
@@ -302,6 +316,8 @@ class FakeSlackAPI(LoopbackServer):
 
     def _answer(self, call: RecordedCall) -> Mapping[str, Any]:
         required = _required_args(self._spec_path).get(call.method)
+        if required is None:
+            required = UPLOAD_V2_METHODS.get(call.method)
         if required is None:
             self.add_problem(f"{call.method}: not a Slack Web API method")
             return {"ok": False, "error": "unknown_method"}
@@ -401,6 +417,39 @@ class FakeSlackAPI(LoopbackServer):
         if "thread_ts" in call.params:
             message["thread_ts"] = call.params["thread_ts"]
         return {"ok": True, "channel": channel, "ts": ts, "message": message}
+
+    # files upload v2 ----------------------------------------------------------------------
+    def _upload_url(self, call: RecordedCall) -> Mapping[str, Any]:
+        file_id = f"F{next(self._ids):08d}"
+        self._upload_names[file_id] = str(call.params.get("filename"))
+        return {"ok": True, "upload_url": f"{self.origin}/upload/{file_id}", "file_id": file_id}
+
+    def _receive_upload(self, request: HttpRequest) -> HttpResponse:
+        file_id = request.path.removeprefix("/upload/")
+        if file_id not in self._upload_names:
+            self.add_problem(f"upload to an URL never handed out: {request.path}")
+            return HttpResponse(404, b"not found", {"Content-Type": "text/plain"})
+        self.uploads[file_id] = request.body
+        params = {"file_id": file_id, "length": len(request.body)}
+        self._append(self._calls, RecordedCall(UPLOAD_METHOD, params, request.headers, time.time()))
+        return HttpResponse(
+            200, f"OK - {len(request.body)}".encode(), {"Content-Type": "text/plain"}
+        )
+
+    def _complete_upload(self, call: RecordedCall) -> Mapping[str, Any]:
+        files = call.json_param("files")
+        if not isinstance(files, list) or not files:
+            self.add_problem("files.completeUploadExternal: `files` must be a non-empty list")
+            return {"ok": False, "error": "invalid_arguments"}
+        done = []
+        for entry in files:
+            file_id = str(entry.get("id"))
+            if file_id not in self.uploads:
+                self.add_problem(f"files.completeUploadExternal: {file_id} was never uploaded")
+                return {"ok": False, "error": "file_not_found"}
+            title = entry.get("title") or self._upload_names.get(file_id)
+            done.append({"id": file_id, "title": title, "name": self._upload_names.get(file_id)})
+        return {"ok": True, "files": done}
 
     def _update(self, call: RecordedCall) -> Mapping[str, Any]:
         text = call.params.get("text", "")

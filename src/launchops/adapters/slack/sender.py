@@ -2,11 +2,14 @@
 
 Kinds (see delivery/sender.py): `post`, `dm`, `ephemeral`, `update`, `respond`, plus the
 incident room's `channel` (create `destination["name"]`, invite `destination["users"]`, post
-the card) and `invite` (more people into the channel its dependency created).
+the card) and `invite` (more people into the channel its dependency created), and `upload`
+(a file, base64 in `destination["png"]`, into the thread of the post it depends on: the weekly
+digest's chart, through files upload v2).
 """
 
 from __future__ import annotations
 
+import base64
 from typing import Any, Final
 
 import structlog
@@ -53,6 +56,7 @@ _METHODS: Final = {
     "channel": ("conversations.create", "conversations.invite", "chat.postMessage"),
     "invite": ("conversations.invite",),
     "post": ("chat.postMessage",),
+    "upload": ("files.getUploadURLExternal", "files.completeUploadExternal"),
 }
 
 
@@ -152,7 +156,31 @@ class SlackSender:
             if not channel:
                 raise PermanentFailure("post without a channel")
             return self._post(channel, message, thread_ts)
+        if delivery.kind == "upload":
+            return self._upload(delivery)
         raise PermanentFailure(f"unknown delivery kind {delivery.kind!r}")
+
+    def _upload(self, delivery: Delivery) -> dict[str, Any]:
+        """Files upload v2: `files.getUploadURLExternal`, the bytes POSTed to the URL it
+        gives, then `files.completeUploadExternal` sharing the file into the thread. A retry
+        starts over with a new URL (an unfinished upload is never shared)."""
+        where = delivery.destination
+        previous = delivery.extra.get("depends_on_result") or {}
+        channel = where.get("channel") or previous.get("channel")
+        thread_ts = where.get("thread_ts") or (previous.get("ts") if where.get("thread") else None)
+        if not channel or not where.get("png"):
+            raise PermanentFailure("upload without a channel or a file")
+        response = self._client.files_upload_v2(
+            content=base64.b64decode(where["png"]),
+            filename=str(where.get("filename") or "chart.png"),
+            title=where.get("title"),
+            channel=channel,
+            thread_ts=thread_ts,
+            initial_comment=delivery.reply.text,
+            request_file_info=False,
+        )
+        files = response.get("files") or [{}]
+        return {"channel": channel, "file_id": files[0].get("id")}
 
     def _open_channel(self, name: str, users: list[str], message: dict[str, Any]) -> dict[str, Any]:
         """An incident's own channel: create it, invite its people, post the card there.
