@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import structlog
@@ -18,6 +19,7 @@ from sqlalchemy.engine import Engine
 from launchops.config import ConfigError, load_config
 from launchops.config.loader import CATALOG_FILE, POLICY_FILE
 from launchops.services.config_sync import sync_config
+from launchops.services.digest import DigestService
 from launchops.services.gates import GateService
 from launchops.services.incidents import IncidentService
 from launchops.services.messaging import MessagingService
@@ -28,6 +30,10 @@ CONFIG_POLL_SECONDS = 30
 ESCALATION_SWEEP_SECONDS = 1.0
 # Gate reminders too (DESIGN.md §5 "On time"); expiry rides on the same sweep.
 GATE_SWEEP_SECONDS = 1.0
+# Weekly digests: each run sends what is due this week and unclaimed (services/digest.py), so
+# a fire is at most this late, and a bot back from downtime catches up within seconds.
+DIGEST_CHECK_SECONDS = 60.0
+DIGEST_FIRST_CHECK_SECONDS = 5.0
 
 # APScheduler logs every run at INFO: two lines a second for the sweep. Its warnings (a missed
 # or skipped run) and errors (a job that raised) still show.
@@ -92,6 +98,7 @@ def build_scheduler(
     incidents: IncidentService | None,
     messaging: MessagingService | None = None,
     gates: GateService | None = None,
+    digests: DigestService | None = None,
 ) -> BackgroundScheduler:
     """Jobs are safe to run on every replica: the escalation sweep claims each step in the
     store (SKIP LOCKED / compare-and-set), so no leader election is needed for it."""
@@ -126,6 +133,20 @@ def build_scheduler(
             max_instances=1,
             coalesce=True,
         )
+    if digests is None and incidents is not None:
+        digests = _digests_like(incidents)
+    if digests is not None:
+        # Exactly once across replicas and fires: each (channel, ISO week) is claimed in the
+        # store. The first check soon after start is the catch-up after downtime.
+        scheduler.add_job(
+            digests.run_due,
+            "interval",
+            seconds=DIGEST_CHECK_SECONDS,
+            next_run_time=datetime.now(UTC) + timedelta(seconds=DIGEST_FIRST_CHECK_SECONDS),
+            id="weekly-digest",
+            max_instances=1,
+            coalesce=True,
+        )
     if messaging is not None:
         scheduler.add_job(
             messaging.forget_receipts,
@@ -136,3 +157,14 @@ def build_scheduler(
             coalesce=True,
         )
     return scheduler
+
+
+def _digests_like(incidents: IncidentService) -> DigestService:
+    """A digest service speaking where incidents do (same store, platforms, language and
+    dispatcher wake-up), for callers that do not build one themselves."""
+    return DigestService(
+        incidents._engine,
+        platforms=incidents._platforms,
+        locale=incidents._locale,
+        on_enqueue=lambda: incidents._on_enqueue(),
+    )

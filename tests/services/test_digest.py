@@ -253,3 +253,19 @@ def test_two_replicas_racing_send_one_digest_per_channel(db_url: str, synced: En
     assert len(channels) == len(set(channels)) and set(ML) <= set(channels)
     assert len(claims(synced)) == len(channels)
     assert len(top_level(synced)) == len(channels)
+
+
+def test_the_scheduler_checks_for_due_digests_soon_after_start_and_every_minute(
+    sqlite_url: str,
+) -> None:
+    from launchops.scheduler import DIGEST_CHECK_SECONDS, build_scheduler
+    from launchops.services.incidents import IncidentService
+
+    engine = make_engine(sqlite_url)
+    incidents = IncidentService(engine, platforms=("slack",))
+    job = build_scheduler(None, incidents).get_job("weekly-digest")
+    assert job is not None and job.func.__name__ == "run_due"
+    assert job.trigger.interval.total_seconds() == DIGEST_CHECK_SECONDS <= 60
+    assert job.next_run_time - datetime.now(UTC) < timedelta(seconds=10)  # the catch-up
+    assert build_scheduler(None, None).get_job("weekly-digest") is None
+    engine.dispose()
