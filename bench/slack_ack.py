@@ -43,6 +43,9 @@ SERVE = (sys.executable, "-c", "from launchops.cli import app; app()", "serve")
 BARE = (sys.executable, "-m", "bench._bare_ack")
 FORM = "application/x-www-form-urlencoded"
 SLACK_ACK_MS = 3000.0  # Slack shows the user an error when the ack takes longer
+BARE_ASYNC = "bare slack_bolt (AsyncApp)"
+BARE_SYNC = "bare slack_bolt (sync App, thread pool)"
+P99_TARGET = 3.0  # issue 8: LaunchOps' p99 at most 3× bare bolt's, for both series
 SERIES = {"/owner": "rag", "/incident": "p3 retriever: ack bench {tag} {n:06d} slow answers"}
 
 
@@ -170,6 +173,58 @@ def render(command: str, cases: Sequence[Case]) -> list[str]:
     return lines
 
 
+def summary(cases: Mapping[str, Sequence[Case]]) -> list[str]:
+    """The issue's table, as the README quotes it: per series and store, bare bolt (AsyncApp)
+    beside LaunchOps, the p99 ratio against its target, CPU per request and throughput; and
+    what bolt's sync App in a thread pool costs against its AsyncApp."""
+    lines = [
+        "",
+        "| series | bare bolt p50 / p99 | LaunchOps p50 / p99 | p99 ratio (target ≤ 3) "
+        "| CPU ms/request (bolt / bot) | req/s (bolt / bot) |",
+        "|---|---|---|---|---|---|",
+    ]
+    sync_notes = []
+    for command, found in cases.items():
+        base = next((c for c in found if c.label == BARE_ASYNC and c.samples_ms), None)
+        if base is None:
+            continue
+        for case in found:
+            if not case.label.startswith("LaunchOps") or not case.samples_ms:
+                continue
+            ratio = case.percentile(99) / base.percentile(99)
+            met = "met" if ratio <= P99_TARGET else "NOT met"
+            store = case.label.removeprefix("LaunchOps, ")
+            lines.append(
+                f"| `{command} {SERIES[command].split(' ')[0]}` ({store}) "
+                f"| {_ms(base, 50)} / {_ms(base, 99)} ms | {_ms(case, 50)} / {_ms(case, 99)} ms "
+                f"| {sig3(ratio)} ({met}) | {_cpu(base)} / {_cpu(case)} "
+                f"| {_rate(base)} / {_rate(case)} |"
+            )
+        sync = next((c for c in found if c.label == BARE_SYNC and c.samples_ms), None)
+        if sync is not None:
+            sync_notes.append(
+                f"{command}: p50 {_ms(sync, 50)} / p99 {_ms(sync, 99)} ms, "
+                f"{_cpu(sync)} ms CPU, {_rate(sync)} req/s "
+                f"(p99 {sig3(sync.percentile(99) / base.percentile(99))}× the AsyncApp's)"
+            )
+    if sync_notes:
+        lines.append("bolt's sync App in a thread pool (as LaunchOps runs it) vs its AsyncApp:")
+        lines += [f"  {note}" for note in sync_notes]
+    return lines
+
+
+def _ms(case: Case, p: int) -> str:
+    return sig3(case.percentile(p))
+
+
+def _cpu(case: Case) -> str:
+    return sig3(case.cpu_s * 1000 / len(case.samples_ms)) if case.cpu_s > 0 else "—"
+
+
+def _rate(case: Case) -> str:
+    return sig3(len(case.samples_ms) / case.wall_s) if case.wall_s > 0 else "—"
+
+
 def run(options: Options) -> str:
     load = f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs at start"
     cases: dict[str, list[Case]] = {command: [] for command in SERIES}
@@ -179,7 +234,7 @@ def run(options: Options) -> str:
         bare_env = {"BENCH_SIGNING_SECRET": SECRET, "BENCH_DATABASE": str(workdir / "bare.db")}
         with serving(BARE, bare_env, workdir, "bare-bolt") as server:
             for command, found in cases.items():
-                found.append(measure(server, "bare slack_bolt (AsyncApp)", command, options))
+                found.append(measure(server, BARE_ASYNC, command, options))
         with slack_fake_process() as fake:
             stores = [("SQLite", f"sqlite:///{workdir}/bench.db")]
             maybe_pg = postgres_database(options.postgres_url) if options.postgres_url else None
@@ -192,12 +247,19 @@ def run(options: Options) -> str:
                         for command, found in cases.items():
                             found.append(measure(server, f"LaunchOps, {backend}", command, options))
                     notes.append(f"{backend}: {_declared(url):,} incidents in the store afterwards")
+        # Issue 8 item 4, measured rather than assumed: bolt's sync App in Starlette's thread
+        # pool (the way the bot runs it) beside its AsyncApp on the event loop (the baseline).
+        sync_env = {**bare_env, "BENCH_BOLT_MODE": "sync", "BENCH_DATABASE": str(workdir / "s.db")}
+        with serving(BARE, sync_env, workdir, "bare-bolt-sync") as server:
+            for command, found in cases.items():
+                found.append(measure(server, BARE_SYNC, command, options))
     lines = [
         f"Slack slash-command ack — {options.ack_requests:,} signed requests per case, "
         f"{options.ack_concurrency} in flight (`/owner rag`; `/incident p3 retriever: …`)"
     ]
     for command, found in cases.items():
         lines += render(command, found)
+    lines += summary(cases)
     expected = options.ack_requests + _warmup(options)
     lines += [f"{note} (expected {expected:,}: every /incident request)" for note in notes]
     lines += [
