@@ -248,3 +248,80 @@ def doctor() -> None:
     from launchops.doctor import report
 
     raise typer.Exit(report(typer.echo))
+
+
+# digest preview / send (DESIGN.md §3, §5) ----------------------------------------------------
+digest_app = typer.Typer(help="The weekly failure-review digest.", no_args_is_help=True)
+app.add_typer(digest_app, name="digest")
+
+
+@digest_app.command("preview")
+def digest_preview(
+    team: Annotated[str | None, typer.Option(help="A team id; every team when left out.")] = None,
+    locale: Annotated[
+        str | None, typer.Option(help="en or ko; LAUNCHOPS_LOCALE by default.")
+    ] = None,
+) -> None:
+    """Print this week's digest (nothing is sent or recorded)."""
+    from launchops.services.digest import DigestService
+    from launchops.store import make_engine
+
+    settings = _settings()
+    configure(json=False, level=logging.WARNING)
+    engine = make_engine(settings.database_url)
+    try:
+        digests = DigestService(
+            engine, platforms=settings.paging_platforms(), locale=settings.locale
+        )
+        for team_id in [team] if team else digests.team_ids():
+            typer.echo(digests.preview(team_id, locale).text)
+            typer.echo("")
+    finally:
+        engine.dispose()
+
+
+@digest_app.command("send")
+def digest_send(
+    now: Annotated[
+        bool, typer.Option("--now", help="Send what has not been sent this week.")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Send again, even if sent this week.")
+    ] = False,
+    team: Annotated[str | None, typer.Option(help="Only this team.")] = None,
+    wait: Annotated[float, typer.Option(help="Seconds to wait for delivery.")] = 120.0,
+) -> None:
+    """Send digests: those due and unsent (default), this week's unsent (--now), or again
+    (--force); then deliver them before exiting."""
+    from launchops.main import build_context
+    from launchops.services.digest import DigestService, UnknownTeam
+
+    settings = _settings()
+    configure(json=False, level=logging.WARNING)
+    _prepare(settings, actor="cli")
+    ctx = build_context(settings)
+    try:
+        digests = DigestService(
+            ctx.engine, platforms=settings.paging_platforms(), locale=settings.locale
+        )
+        try:
+            if now or force:
+                sent = digests.send(team_id=team, force=force, by="cli")
+            else:
+                sent = [s for s in digests.run_due() if team is None or s.team_id == team]
+        except UnknownTeam:
+            typer.echo(f"no team {team!r} in the catalog", err=True)
+            raise typer.Exit(1) from None
+        for item in sent:
+            note = " (quiet week)" if item.quiet else ""
+            again = f", round {item.round}" if item.round else ""
+            typer.echo(f"{item.team_id} → {item.channel}: {item.iso_week}{again}{note}")
+        if not sent:
+            typer.echo(
+                "nothing to send: already sent this week, or no team channel on these platforms"
+            )
+            return
+        if not ctx.dispatcher.drain(timeout=wait):
+            typer.echo("some messages are still queued; a running bot will deliver them", err=True)
+    finally:
+        ctx.close()
