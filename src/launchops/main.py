@@ -24,8 +24,12 @@ from launchops.services.directory import DirectoryCache
 from launchops.services.gates import GateService
 from launchops.services.incidents import IncidentService
 from launchops.services.messaging import MessagingService
+from launchops.services.monthly_report import MonthlyReporter
 from launchops.services.ownership import OwnershipService
 from launchops.services.people import PeopleService
+from launchops.services.portfolio import Portfolio
+from launchops.services.roadmap import RoadmapService
+from launchops.services.roadmap_nudges import RoadmapNudger
 from launchops.settings import Settings
 from launchops.store import make_engine, upgrade_schema
 
@@ -53,6 +57,10 @@ class AppContext:
     teams: TeamsAdapter | None = None
     config_reloader: ConfigReloader | None = None
     gates: GateService | None = None
+    roadmap: RoadmapService | None = None
+    nudges: RoadmapNudger | None = None
+    portfolio: Portfolio | None = None
+    monthly_reports: MonthlyReporter | None = None
 
     def close(self) -> None:
         self.dispatcher.stop()
@@ -106,6 +114,7 @@ def build_context(
     incidents.set_wakeup(dispatcher.wake)
     gates.set_wakeup(dispatcher.wake)
     incidents.set_major_incident_hook(gates.evidence_changed)
+    locale, wake = settings.locale, dispatcher.wake
     return AppContext(
         settings=settings,
         engine=engine,
@@ -120,6 +129,21 @@ def build_context(
         teams=teams,
         config_reloader=ConfigReloader(engine, Path(settings.config_dir)),
         gates=gates,
+        roadmap=RoadmapService(
+            engine,
+            gates=gates,
+            platforms=platforms,
+            directory=directory,
+            default_locale=locale,
+            on_enqueue=wake,
+        ),
+        nudges=RoadmapNudger(
+            engine, platforms=platforms, directory=directory, default_locale=locale, on_enqueue=wake
+        ),
+        portfolio=Portfolio(engine, directory),
+        monthly_reports=MonthlyReporter(
+            engine, platforms=platforms, directory=directory, default_locale=locale, on_enqueue=wake
+        ),
     )
 
 

@@ -23,6 +23,8 @@ from launchops.services.digest import DigestService
 from launchops.services.gates import GateService
 from launchops.services.incidents import IncidentService
 from launchops.services.messaging import MessagingService
+from launchops.services.monthly_report import MonthlyReporter
+from launchops.services.roadmap_nudges import RoadmapNudger
 
 log = structlog.get_logger(__name__)
 CONFIG_POLL_SECONDS = 30
@@ -30,6 +32,10 @@ CONFIG_POLL_SECONDS = 30
 ESCALATION_SWEEP_SECONDS = 1.0
 # Gate reminders too (DESIGN.md §5 "On time"); expiry rides on the same sweep.
 GATE_SWEEP_SECONDS = 1.0
+# Roadmap nudges too; each is claimed once per clock version (services/roadmap_nudges.py).
+ROADMAP_SWEEP_SECONDS = 1.0
+# The monthly report is due from 09:00 on the first working day: a check a minute is plenty.
+MONTHLY_REPORT_CHECK_SECONDS = 60
 # Weekly digests: each run sends what is due this week and unclaimed (services/digest.py), so
 # a fire is at most this late, and a bot back from downtime catches up within seconds.
 DIGEST_CHECK_SECONDS = 60.0
@@ -99,6 +105,9 @@ def build_scheduler(
     messaging: MessagingService | None = None,
     gates: GateService | None = None,
     digests: DigestService | None = None,
+    *,
+    nudges: RoadmapNudger | None = None,
+    monthly_reports: MonthlyReporter | None = None,
 ) -> BackgroundScheduler:
     """Jobs are safe to run on every replica: the escalation sweep claims each step in the
     store (SKIP LOCKED / compare-and-set), so no leader election is needed for it."""
@@ -144,6 +153,24 @@ def build_scheduler(
             seconds=DIGEST_CHECK_SECONDS,
             next_run_time=datetime.now(UTC) + timedelta(seconds=DIGEST_FIRST_CHECK_SECONDS),
             id="weekly-digest",
+            max_instances=1,
+            coalesce=True,
+        )
+    if nudges is not None:
+        scheduler.add_job(
+            nudges.sweep,
+            "interval",
+            seconds=ROADMAP_SWEEP_SECONDS,
+            id="roadmap-nudges",
+            max_instances=1,
+            coalesce=True,
+        )
+    if monthly_reports is not None:
+        scheduler.add_job(
+            monthly_reports.run_due,
+            "interval",
+            seconds=MONTHLY_REPORT_CHECK_SECONDS,
+            id="monthly-report",
             max_instances=1,
             coalesce=True,
         )

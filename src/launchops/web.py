@@ -123,7 +123,14 @@ def create_app(ctx: AppContext, *, run_dispatcher: bool = True) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         scheduler = (
-            build_scheduler(ctx.config_reloader, ctx.incidents, ctx.messaging, ctx.gates)
+            build_scheduler(
+                ctx.config_reloader,
+                ctx.incidents,
+                ctx.messaging,
+                ctx.gates,
+                nudges=ctx.nudges,
+                monthly_reports=ctx.monthly_reports,
+            )
             if run_dispatcher
             else None
         )

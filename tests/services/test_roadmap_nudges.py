@@ -104,3 +104,23 @@ def test_a_stopped_project_is_never_nudged(engine: Engine, tmp_path: Path) -> No
         for m in roadmap_messages(engine)
         if ":limit:" in (m.dedupe_key or "") and "ticket-summarizer" in (m.dedupe_key or "")
     ]
+
+
+def test_the_scheduler_sweeps_nudges_every_second_and_checks_reports(
+    engine: Engine, tmp_path: Path
+) -> None:
+    from launchops.scheduler import ROADMAP_SWEEP_SECONDS, build_scheduler
+    from launchops.services.directory import DirectoryCache
+    from launchops.services.monthly_report import MonthlyReporter
+
+    clock = _setup(engine, tmp_path)
+    nudger = services(engine, clock)[1]
+    reports = MonthlyReporter(
+        engine, platforms=("slack",), directory=DirectoryCache(engine, check_every=0)
+    )
+    scheduler = build_scheduler(None, None, nudges=nudger, monthly_reports=reports)
+    job = scheduler.get_job("roadmap-nudges")
+    assert job is not None and job.trigger.interval.total_seconds() == ROADMAP_SWEEP_SECONDS
+    assert ROADMAP_SWEEP_SECONDS <= 10  # DESIGN.md §5: within 10 s of the deadline
+    assert scheduler.get_job("monthly-report") is not None
+    assert build_scheduler(None, None).get_job("roadmap-nudges") is None
