@@ -19,27 +19,27 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from launchops.config.models import parse_duration
-from launchops.domain.errors import BadCommand, Forbidden, InvalidTransition, NotFound
+from launchops.domain.errors import BadCommand, InvalidTransition, NotFound
 from launchops.domain.evidence import fingerprint
-from launchops.domain.gates import GateView, next_stage, requirements
-from launchops.domain.masking import mask
+from launchops.domain.gates import GateView, requirements
 from launchops.messages import gate_views as cards
 from launchops.messages.reply import Reply
 from launchops.services import audit
 from launchops.services.actors import Actor
 from launchops.services.directory import Directory, DirectoryCache, ProjectInfo
 from launchops.services.gate_changes import EvidenceKeeper
+from launchops.services.gate_comments import MAX_COMMENT_CHARS, Commented, GateComments
 from launchops.services.gate_evidence import dump_items, gather
 from launchops.services.gate_messages import GateMessenger
 from launchops.services.gate_records import (
     decisions_of,
     find_project,
     gate_view,
-    needs_of,
     parse_stage,
     requester,
     tally_of,
 )
+from launchops.services.gate_rules import check_step, commenter, decider, refuse_if_open
 from launchops.services.gate_state import close, current_stage, lock
 from launchops.services.gate_sweep import GateSweeper
 from launchops.services.incident_state import unit_of_work
@@ -48,7 +48,6 @@ from launchops.store.gate_models import (
     GateDecision,
     GateRequest,
 )
-from launchops.store.models import AuditEntry
 from launchops.store.types import utcnow
 
 __all__ = [
@@ -64,7 +63,6 @@ __all__ = [
 log = structlog.get_logger(__name__)
 
 MAX_REASON_CHARS = 2000
-MAX_COMMENT_CHARS = 2000
 HISTORY = 10  # past gates shown by `gate status`
 
 
@@ -81,13 +79,6 @@ class Decided:
     gate: GateView
     verdict: str
     recorded: bool  # False: this person's decision on this evidence was already there
-
-
-@dataclass(frozen=True)
-class Commented:
-    gate: GateView
-    text: str  # as recorded: masked
-    recorded: bool  # False: the same request (a retry) was recorded before
 
 
 @dataclass(frozen=True)
@@ -117,6 +108,7 @@ class GateService:
         self._changes = EvidenceKeeper(
             self.messages, directory=directory, clock=clock, unit=self.unit
         )
+        self._comments = GateComments(engine, directory=directory, unit=self.unit)
         self._sweeper = GateSweeper(
             engine, self.messages, directory=directory, clock=clock, unit=self.unit
         )
@@ -152,7 +144,7 @@ class GateService:
                 if twin is not None:
                     return Requested(gate_view(session, twin, directory), created=False)
                 project = find_project(directory, project_query)
-                _refuse_if_open(session, project)
+                refuse_if_open(session, project)
                 raise
 
     def _request(
@@ -165,9 +157,9 @@ class GateService:
         request_key: str | None,
     ) -> Requested:
         current = current_stage(session, project.id)
-        _check_step(project, current, target)
+        check_step(project, current, target)
         person = requester(directory, project, actor)
-        _refuse_if_open(session, project)
+        refuse_if_open(session, project)
         policy = directory.policy.gates
         stage_policy = policy.stages.get(target)  # type: ignore[call-overload]
         if stage_policy is None or not stage_policy.approvers:
@@ -281,7 +273,7 @@ class GateService:
         ref = {"ref": f"#{request_id}"}
         if request is None:
             raise NotFound("gate.error.not_found", **ref)
-        person = _decider(request, actor, evidence_version)
+        person = decider(request, actor, evidence_version)
         request = lock(session, request_id)
         earlier = session.exec(
             select(GateDecision).where(
@@ -341,45 +333,16 @@ class GateService:
         `EvidenceKeeper.evidence_changed`); returns the ids of the gates it changed."""
         return self._changes.evidence_changed(session, component_id, reason)
 
-    # commenting ---------------------------------------------------------------------------
+    # commenting (services/gate_comments.py) ---------------------------------------------
     def comment(
         self, request_id: int, actor: Actor, text: str, *, request_key: str | None = None
     ) -> Commented:
-        """A remark on an open request by its requester, the project's owner or one of its
-        approvers: masked, at most MAX_COMMENT_CHARS, kept in the audit log (`gate.commented`).
-        A retried request (same `request_key`) records nothing twice."""
-        text = text.strip()
-        if not text:
-            raise BadCommand("gate.error.comment_required", id=request_id)
-        if len(text) > MAX_COMMENT_CHARS:
-            raise BadCommand(
-                "gate.error.comment_too_long", limit=MAX_COMMENT_CHARS, length=len(text)
-            )
-        text = mask(text)
-        ref = {"ref": f"#{request_id}"}
-        with self.unit() as session:
-            directory = self._directory.get(session)
-            request = session.get(GateRequest, request_id)
-            if request is None:
-                raise NotFound("gate.error.not_found", **ref)
-            person = _commenter(request, actor, directory)
-            subject = f"gate:{request_id}"
-            if request_key and any(
-                entry.detail.get("key") == request_key for entry in _comments(session, subject)
-            ):
-                return Commented(gate_view(session, request, directory), text, recorded=False)
-            if request.status != "open":
-                raise InvalidTransition("gate.error.closed", status=request.status, **ref)
-            audit.record(
-                session,
-                actor=actor.label,
-                action="gate.commented",
-                subject=subject,
-                person=person,
-                text=text,
-                key=request_key,
-            )
-            return Commented(gate_view(session, request, directory), text, recorded=True)
+        """A remark by the requester, the project's owner or an approver (audited, masked)."""
+        return self._comments.comment(request_id, actor, text, request_key=request_key)
+
+    def comments(self, request_id: int, limit: int = 5) -> list[tuple[str, str]]:
+        """The latest comments on a request, oldest first, as (who, text)."""
+        return self._comments.latest(request_id, limit)
 
     def check(
         self,
@@ -397,17 +360,11 @@ class GateService:
             if request is None:
                 raise NotFound("gate.error.not_found", **ref)
             if comment:
-                _commenter(request, actor, self._directory.get(session))
+                commenter(request, actor, self._directory.get(session))
             else:
-                _decider(request, actor, evidence_version)
+                decider(request, actor, evidence_version)
             if request.status != "open":
                 raise InvalidTransition("gate.error.closed", status=request.status, **ref)
-
-    def comments(self, request_id: int, limit: int = 5) -> list[tuple[str, str]]:
-        """The latest comments on a request, oldest first, as (who, text)."""
-        with read_scope(self._engine) as session:
-            rows = _comments(session, f"gate:{request_id}")[-limit:]
-            return [(r.actor, str(r.detail.get("text", ""))) for r in rows]
 
     # reading ------------------------------------------------------------------------------
     def status(self, project_query: str) -> GateStatus:
@@ -426,74 +383,6 @@ class GateService:
             open_gate = next((v for v in views if v.status == "open"), None)
             past = tuple(v for v in views if v.status != "open")[:HISTORY]
             return GateStatus(project.name, stage, open_gate, past)
-
-
-def _check_step(project: ProjectInfo, current: str, target: str) -> None:
-    wanted = next_stage(current)
-    names = {"project": project.name}
-    if target == current:
-        raise InvalidTransition("gate.error.already_there", stage=current, **names)
-    if wanted is None:
-        raise InvalidTransition("gate.error.last_stage", stage=current, **names)
-    if target != wanted:
-        raise InvalidTransition(
-            "gate.error.skip", current=current, next=wanted, stage=target, **names
-        )
-
-
-def _refuse_if_open(session: Session, project: ProjectInfo) -> None:
-    existing = session.exec(
-        select(GateRequest).where(
-            GateRequest.project_id == project.id, GateRequest.status == "open"
-        )
-    ).first()
-    if existing is not None:
-        raise InvalidTransition(
-            "gate.error.already_open",
-            project=project.name,
-            ref=f"#{existing.id}",
-            stage=existing.to_stage,
-        )
-
-
-def _decider(request: GateRequest, actor: Actor, evidence_version: int | None) -> str:
-    """The person id of `actor` if they may decide `request` from a message of
-    `evidence_version`; else the refusal."""
-    ref = {"ref": f"#{request.id}"}
-    person = actor.viewer.person_id
-    needs = needs_of(request)
-    if person is None or not any(person in n.members for n in needs):
-        raise Forbidden("gate.error.not_approver", groups=", ".join(n.group for n in needs), **ref)
-    if evidence_version is not None and not 1 <= evidence_version <= request.evidence_version:
-        raise BadCommand(
-            "gate.error.bad_version",
-            given=evidence_version,
-            current=request.evidence_version,
-            **ref,
-        )
-    return person
-
-
-def _commenter(request: GateRequest, actor: Actor, directory: Directory) -> str:
-    """The person id of `actor` if they may comment on `request`: its requester, the
-    project's owner or one of its approvers."""
-    project = directory.projects.get(request.project_id)
-    person = actor.viewer.person_id
-    allowed = {request.requested_by, project.owner if project else None}
-    allowed |= {m for n in needs_of(request) for m in n.members}
-    if person is None or person not in allowed:
-        raise Forbidden("gate.error.not_commenter", ref=f"#{request.id}")
-    return person
-
-
-def _comments(session: Session, subject: str) -> list[AuditEntry]:
-    return list(
-        session.exec(
-            select(AuditEntry)
-            .where(AuditEntry.subject == subject, AuditEntry.action == "gate.commented")
-            .order_by(col(AuditEntry.id))
-        ).all()
-    )
 
 
 def _by_key(session: Session, request_key: str | None) -> GateRequest | None:
