@@ -16,6 +16,7 @@ from launchops.api.alerts import alerts_router
 from launchops.api.auth import ApiError, bearer_guard
 from launchops.api.failures import failures_router
 from launchops.api.incidents import incidents_router
+from launchops.api.projects import projects_router
 from launchops.api.sli import sli_router
 from launchops.services.failures import FailureService
 from launchops.services.slo_alerts import SloAlerts
@@ -49,4 +50,6 @@ def api_router(ctx: AppContext) -> APIRouter:
         on_enqueue=ctx.dispatcher.wake,
     )
     router.include_router(sli_router(slo))
+    if ctx.portfolio is not None:
+        router.include_router(projects_router(ctx.portfolio))
     return router

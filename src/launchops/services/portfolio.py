@@ -162,13 +162,8 @@ class Portfolio:
                 for g in session.exec(select(GateRequest).where(GateRequest.status == "passed"))
                 if g.decided_at is not None
             ]
-            stopped = sorted(stops(session).values(), key=lambda s: s.at)
-        names = {p.id: p.name for p in directory.projects.values()}
-        return ScaleView(
-            quarter=quarter_of(now),
-            reached_production=tuple(reached_production(passes, now)),
-            median_days=median_days_per_stage(passes, now),
-            stopped=tuple(
+            names = {p.id: p.name for p in directory.projects.values()}
+            stopped = tuple(
                 StoppedProject(
                     s.project_id,
                     names.get(s.project_id, s.project_id),
@@ -177,8 +172,13 @@ class Portfolio:
                     s.by,
                     s.at,
                 )
-                for s in stopped
-            ),
+                for s in sorted(stops(session).values(), key=lambda s: s.at)
+            )
+        return ScaleView(
+            quarter=quarter_of(now),
+            reached_production=tuple(reached_production(passes, now)),
+            median_days=median_days_per_stage(passes, now),
+            stopped=stopped,
         )
 
 
