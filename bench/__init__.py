@@ -29,6 +29,11 @@ class Options:
     # page_fanout: the people one P0 pages (on-call rotas of five).
     responders: int = 200
     page_rounds: int = 5  # P0s declared, each a row's candidate: the median one is shown
+    # digest: one team's week of failure cases, then that plus older history (0 = skip it),
+    # and the failures API batches (of 1,000 cases) timed for ingestion.
+    digest_week: int = 10_000
+    digest_history: int = 990_000
+    ingest_batches: int = 20
     postgres_url: str | None = None  # an admin URL; a throwaway database is made on it
 
 
@@ -39,4 +44,7 @@ QUICK = Options(
     ack_requests=200,
     responders=20,
     page_rounds=3,
+    digest_week=2_000,
+    digest_history=0,
+    ingest_batches=4,
 )

@@ -28,7 +28,8 @@ def main(argv: list[str] | None = None) -> int:
         "--quick",
         action="store_true",
         help=f"a smaller run: {QUICK.components:,} components, {QUICK.lookups:,} lookups per "
-        f"case, {QUICK.ack_requests:,} slash commands, a P0 to {QUICK.responders} responders",
+        f"case, {QUICK.ack_requests:,} slash commands, a P0 to {QUICK.responders} responders, "
+        f"a digest over {QUICK.digest_week:,} failure cases without the million-case history",
     )
     parser.add_argument(
         "--postgres",
