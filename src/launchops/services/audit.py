@@ -13,6 +13,7 @@ from launchops.store.types import utcnow
 
 # SQLModel does not declare `__table__` to type checkers, though every table model has one.
 _AUDIT: Table = AuditEntry.__table__  # type: ignore[attr-defined]
+_INSERT = _insert(_AUDIT)  # built once: its cache key is then computed once, not per call
 
 
 def record(session: Session, *, actor: str, action: str, subject: str, **detail: Any) -> None:
@@ -24,6 +25,6 @@ def insert(session: Session, *, actor: str, action: str, subject: str, **detail:
     no object for the unit of work to track, for paths that count every call inside the
     write lock (a declaration)."""
     session.connection().execute(
-        _insert(_AUDIT),
+        _INSERT,
         {"at": utcnow(), "actor": actor, "action": action, "subject": subject, "detail": detail},
     )

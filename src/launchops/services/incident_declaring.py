@@ -46,6 +46,9 @@ MajorIncidentHook = Callable[[Session, str, str], object]  # (session, component
 # SQLModel does not declare `__table__` to type checkers, though every table model has one.
 _INCIDENTS: Table = Incident.__table__  # type: ignore[attr-defined]
 _COLUMNS = tuple(c.key for c in _INCIDENTS.columns if c.key != "id")
+# Built once: a statement's cache key is computed once per object, and building and keying a
+# fresh one per declaration cost as much as executing it.
+_INSERT_INCIDENT = insert(_INCIDENTS).returning(_INCIDENTS.c.id)
 
 
 @dataclass(frozen=True)
@@ -72,8 +75,7 @@ def insert_incident(session: Session, incident: Incident) -> None:
     """INSERT the row as a plain statement (not through the unit of work's flush), then
     let the session track the object as if it had loaded it: later changes are UPDATEs."""
     values = {key: getattr(incident, key) for key in _COLUMNS}
-    statement = insert(_INCIDENTS).returning(_INCIDENTS.c.id)
-    incident.id = int(session.connection().execute(statement, values).scalar_one())
+    incident.id = int(session.connection().execute(_INSERT_INCIDENT, values).scalar_one())
     make_transient_to_detached(incident)
     session.add(incident)
 
