@@ -325,3 +325,49 @@ def digest_send(
             typer.echo("some messages are still queued; a running bot will deliver them", err=True)
     finally:
         ctx.close()
+
+
+@app.command()
+def report(
+    month: Annotated[str, typer.Option("--month", help="The month reported, YYYY-MM.")],
+    project: Annotated[
+        str | None,
+        typer.Option("--project", help="Only this project (id or name), in any stage."),
+    ] = None,
+    send: Annotated[
+        bool,
+        typer.Option("--send", help="Post it to the project's channel and its sponsor again."),
+    ] = False,
+    wait: Annotated[float, typer.Option(help="Seconds to wait for delivery.")] = 120.0,
+) -> None:
+    """The monthly operations report of each project in Production (or --project): printed,
+    or sent again with --send (the scheduler sends each month's once by itself)."""
+    from launchops.domain.errors import LaunchOpsError
+    from launchops.main import build_context
+    from launchops.messages.i18n import t
+    from launchops.messages.roadmap_views import monthly_report
+
+    settings = _settings()
+    configure(json=False, level=logging.WARNING)
+    _prepare(settings, actor="cli")
+    ctx = build_context(settings, with_chat_adapters=send)
+    try:
+        reporter = ctx.monthly_reports
+        assert reporter is not None
+        try:
+            if not send:
+                reports = reporter.build(month, project)
+                for item in reports:
+                    typer.echo(monthly_report(item, settings.locale).text + "\n")
+                if not reports:
+                    typer.echo("no project is in Production; name one with --project")
+                return
+            sent = reporter.send(month, project, force=True, by="cli")
+        except LaunchOpsError as error:
+            typer.echo(t(error.key, settings.locale, **error.params), err=True)
+            raise typer.Exit(1) from None
+        typer.echo(f"sent {sent} report(s) for {month}")
+        if sent and not ctx.dispatcher.drain(timeout=wait):
+            typer.echo("some messages are still queued; a running bot will deliver them", err=True)
+    finally:
+        ctx.close()
