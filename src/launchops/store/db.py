@@ -46,8 +46,39 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cursor.close()
 
         _lock_only_to_write(engine)
+        _close_when_orphaned(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    engine = create_engine(url, pool_pre_ping=True, **kwargs)
+    _close_when_orphaned(engine)
+    return engine
+
+
+_GENERATION = "launchops.pool_generation"  # connection-record info: the pool that opened it
+
+
+def _close_when_orphaned(engine: Engine) -> None:
+    """Close a connection that comes back after `engine.dispose()`, instead of leaving it open.
+
+    dispose() closes only the idle connections: one a background thread still holds (a sweep
+    of the scheduler, an answer sent after the ack) goes back, when that thread is done, into
+    the discarded pool, and is garbage-collected open later (psycopg: "was deleted while still
+    open", during whichever test runs then). Each connection is tagged with the pool
+    generation that opened it; one checked in after a dispose is closed on the spot.
+    """
+    generation = [0]
+
+    @event.listens_for(engine, "connect")
+    def _tag(_dbapi: Any, record: Any) -> None:
+        record.info[_GENERATION] = generation[0]
+
+    @event.listens_for(engine, "engine_disposed")
+    def _disposed(_engine: Any) -> None:
+        generation[0] += 1
+
+    @event.listens_for(engine, "checkin")
+    def _returned(dbapi: Any, record: Any) -> None:
+        if dbapi is not None and record.info.get(_GENERATION, generation[0]) != generation[0]:
+            record.invalidate()  # closes the DBAPI connection; the record is never reused
 
 
 # SQLite has one writer at a time, and a writer that finds the file locked sleeps in growing
