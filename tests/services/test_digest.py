@@ -10,16 +10,20 @@ is 2027-01-04 00:00 UTC, ISO week 2027-W01.
 from __future__ import annotations
 
 import base64
+import shutil
 import threading
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from launchops.config import load_config
 from launchops.delivery import outbox
 from launchops.services.component_index import ComponentIndex
+from launchops.services.config_sync import sync_config
 from launchops.services.digest import DigestService, iso_week, scheduled_at
 from launchops.services.digest_data import cluster
 from launchops.services.directory import DirectoryCache
@@ -27,6 +31,7 @@ from launchops.services.failures import FailureService, NewCase
 from launchops.store import make_engine
 from launchops.store.digest_models import DigestClaim
 from launchops.store.models import OutboxMessage
+from tests.conftest import CONFIG_DIR
 
 MONDAY_DUE = datetime(2027, 1, 4, 0, 0, tzinfo=UTC)  # Mon 09:00 Asia/Seoul
 NOW = MONDAY_DUE + timedelta(hours=1)
@@ -269,3 +274,25 @@ def test_the_scheduler_checks_for_due_digests_soon_after_start_and_every_minute(
     assert job.next_run_time - datetime.now(UTC) < timedelta(seconds=10)  # the catch-up
     assert build_scheduler(None, None).get_job("weekly-digest") is None
     engine.dispose()
+
+
+def test_a_team_override_from_the_catalog_moves_only_that_team(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """The platform team's digest is due on Wednesday 09:00 in New York."""
+    target = tmp_path / "config"
+    shutil.copytree(CONFIG_DIR, target)
+    catalog = target / "catalog.yaml"
+    catalog.write_text(
+        catalog.read_text().replace(
+            "  - id: platform\n",
+            "  - id: platform\n    digest: {when: wed 09:00, timezone: America/New_York}\n",
+            1,
+        )
+    )
+    sync_config(engine, load_config(target), source="test", actor="test")
+    monday = NOW + timedelta(hours=14)  # Monday 09:00 in New York, 23:00 in Seoul
+    teams = {s.team_id for s in service(engine, Clock(monday)).run_due()}
+    assert "ml" in teams and "platform" not in teams
+    wednesday = service(engine, Clock(monday + timedelta(days=2)))
+    assert {s.team_id for s in wednesday.run_due()} == {"platform"}
