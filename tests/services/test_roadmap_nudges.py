@@ -124,3 +124,42 @@ def test_the_scheduler_sweeps_nudges_every_second_and_checks_reports(
     assert ROADMAP_SWEEP_SECONDS <= 10  # DESIGN.md §5: within 10 s of the deadline
     assert scheduler.get_job("monthly-report") is not None
     assert build_scheduler(None, None).get_job("roadmap-nudges") is None
+
+
+def test_racing_replicas_send_each_nudge_once_and_land_one_extension(
+    engine: Engine, tmp_path: Path
+) -> None:
+    import threading
+
+    from launchops.domain.errors import StaleButton
+
+    clock = _setup(engine, tmp_path)
+    replicas = [services(engine, clock) for _ in range(4)]
+    clock.advance(61)
+    barrier = threading.Barrier(len(replicas))
+    sent: list[int] = []
+    outcomes: list[str] = []
+
+    def sweep_then_extend(roadmap, nudger) -> None:  # type: ignore[no-untyped-def]
+        barrier.wait()
+        sent.append(nudger.sweep())
+        barrier.wait()
+        try:
+            roadmap.extend("", "30s", "one more demo", actor(engine, OWNER), button=POC_BUTTON)
+            outcomes.append("extended")
+        except StaleButton:
+            outcomes.append("stale")
+
+    threads = [
+        threading.Thread(target=sweep_then_extend, args=(roadmap, nudger))
+        for roadmap, nudger, _gates in replicas
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sum(sent) == 2  # one timebox nudge per project, whichever replica won it
+    assert sorted(outcomes) == ["extended", "stale", "stale", "stale"]
+    keys = [m.dedupe_key for m in roadmap_messages(engine)]
+    assert len(keys) == len(set(keys))
+    assert len([k for k in keys if k and ":ext:" in k]) == 1
