@@ -77,8 +77,12 @@ def test_owner_extends_once_then_only_the_sponsor(engine: Engine, clock: Clock) 
     # The sponsor carried it past the hard limit: the limit moved with it.
     assert roadmap.clock("ticket-summarizer").limit_at == by_sponsor.due_at
     notes = [m for m in roadmap_messages(engine) if ":ext:" in (m.dedupe_key or "")]
-    assert len(notes) == 2 and notes[0].destination == {"channel": "C0MLTEAM"}
-    assert "demo slipped a week" in notes[0].payload["text"]
+    assert [m.destination for m in notes] == [
+        {"channel": "C0MLTEAM"},
+        {"user": "U0DAN"},  # the sponsor hears of the owner's extension directly
+        {"channel": "C0MLTEAM"},
+    ]
+    assert "demo slipped a week" in notes[1].payload["text"]
 
 
 def test_owner_may_not_extend_past_the_hard_limit(engine: Engine, clock: Clock) -> None:

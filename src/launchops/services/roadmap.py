@@ -16,6 +16,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 import structlog
 from sqlalchemy.engine import Engine
@@ -44,7 +45,7 @@ from launchops.services.directory import Directory, DirectoryCache, ProjectInfo
 from launchops.services.gate_records import find_project
 from launchops.services.gates import GateService, Requested
 from launchops.services.incident_state import unit_of_work
-from launchops.services.roadmap_reads import clock_for, project_destinations
+from launchops.services.roadmap_reads import clock_for, direct, project_destinations
 from launchops.store import read_scope
 from launchops.store.roadmap_models import ProjectStop, StageExtension
 from launchops.store.types import utcnow
@@ -218,6 +219,20 @@ class RoadmapService:
             ),
             f"ext:{clock.entered_at.timestamp():.0f}:{clock.version + 1}",
         )
+        if not by_sponsor and project.sponsor:
+            # The guide: keep the sponsor informed. They hear of the owner's one extension
+            # directly, since the next one is theirs to give.
+            direct(
+                session,
+                directory,
+                self._platforms,
+                [project.sponsor],
+                partial(
+                    views.extended_note, project.name, clock.stage, due, reason, by_name, False
+                ),
+                f"roadmap:{project.id}:ext:{clock.entered_at.timestamp():.0f}:{clock.version + 1}",
+                self._locale,
+            )
         log.info("roadmap.extended", project=project.id, stage=clock.stage, by_sponsor=by_sponsor)
         return Extended(project.name, clock.stage, due, clock.version + 1, by_sponsor)
 

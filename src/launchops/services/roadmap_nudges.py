@@ -22,15 +22,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from launchops.delivery import outbox
 from launchops.domain.roadmap import Clock, is_due
 from launchops.messages import roadmap_views as views
 from launchops.messages.reply import Reply
 from launchops.services import audit
-from launchops.services.destinations import dm_destination
-from launchops.services.directory import Directory, DirectoryCache
+from launchops.services.directory import DirectoryCache
 from launchops.services.incident_state import unit_of_work
-from launchops.services.roadmap_reads import clock_for, clocks, stops
+from launchops.services.roadmap_reads import clock_for, clocks, direct, stops
 from launchops.store import read_scope
 from launchops.store.roadmap_models import ProjectStop, RoadmapNudge
 from launchops.store.types import utcnow
@@ -117,7 +115,15 @@ class RoadmapNudger:
                         locale,
                     )
 
-            reached = self._direct(session, directory, people, render, _dedupe(clock, kind))
+            reached = direct(
+                session,
+                directory,
+                self._platforms,
+                people,
+                render,
+                _dedupe(clock, kind),
+                self._locale,
+            )
             audit.record(
                 session,
                 actor="scheduler",
@@ -129,38 +135,6 @@ class RoadmapNudger:
             )
             log.info("roadmap.nudged", project=project.id, kind=kind, stage=clock.stage)
             return True
-
-    def _direct(
-        self,
-        session: Session,
-        directory: Directory,
-        people: list[str],
-        render: Callable[[str], Reply],
-        key: str,
-    ) -> list[str]:
-        reached: list[str] = []
-        for person_id in dict.fromkeys(people):
-            person = directory.people.get(person_id)
-            if person is None:
-                continue
-            locale = person.locale or self._locale
-            for platform in self._platforms:
-                destination = dm_destination(platform, person)
-                if destination is None:
-                    continue
-                kind, where = destination
-                outbox.enqueue(
-                    session,
-                    platform=platform,
-                    kind=kind,
-                    destination=where,
-                    reply=render(locale),
-                    locale=locale,
-                    dedupe_key=f"{key}:{person_id}:{platform}"[:255],
-                )
-                if person_id not in reached:
-                    reached.append(person_id)
-        return reached
 
 
 def _due_kind(clock: Clock, now: datetime) -> str | None:

@@ -7,12 +7,14 @@ speaks to the same channel: the owner's team channel, as the gates do.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlmodel import Session, col, select
 
+from launchops.delivery import outbox
 from launchops.domain.roadmap import Clock, Extension, clock_of
+from launchops.messages.reply import Reply
 from launchops.services.destinations import dm_destination
 from launchops.services.directory import Directory, ProjectInfo, TeamEntry
 from launchops.store.gate_models import ProjectStage
@@ -22,6 +24,7 @@ __all__ = [
     "channel_destination",
     "clock_for",
     "clocks",
+    "direct",
     "project_destinations",
     "stops",
     "team_of",
@@ -112,3 +115,38 @@ def project_destinations(
         if where is not None:
             out.append((platform, where[0], where[1]))
     return out
+
+
+def direct(
+    session: Session,
+    directory: Directory,
+    platforms: tuple[str, ...],
+    people: list[str],
+    render: Callable[[str], Reply],
+    key: str,
+    default_locale: str,
+) -> list[str]:
+    """One DM per person and platform, each in the person's language; `key` makes each once
+    (a second replica or a retried call adds none). Returns the ids of the people reached."""
+    reached: list[str] = []
+    for person_id in dict.fromkeys(people):
+        person = directory.people.get(person_id)
+        if person is None:
+            continue
+        locale = person.locale or default_locale
+        for platform in platforms:
+            destination = dm_destination(platform, person)
+            if destination is None:
+                continue
+            outbox.enqueue(
+                session,
+                platform=platform,
+                kind=destination[0],
+                destination=destination[1],
+                reply=render(locale),
+                locale=locale,
+                dedupe_key=f"{key}:{person_id}:{platform}"[:255],
+            )
+            if person_id not in reached:
+                reached.append(person_id)
+    return reached
