@@ -130,3 +130,20 @@ def test_over_the_limit_is_flagged_until_decided(engine: Engine, portfolio: Port
     )
     [support] = [r for r in late.projects() if r.id == "support-assistant"]
     assert support.flags == ("over_limit",)
+
+
+def test_the_chat_answer_lists_flags_and_the_scale_view(
+    engine: Engine, portfolio: Portfolio
+) -> None:
+    from launchops.messages.roadmap_views import portfolio_reply, scale_lines
+
+    late = Portfolio(
+        engine, DirectoryCache(engine, check_every=0), clock=lambda: NOW + timedelta(days=60)
+    )
+    reply = portfolio_reply(late.projects(stage="pilot"), "en")
+    assert reply.private and "Support assistant — Pilot, 105 days" in reply.text
+    assert "over its hard limit" in reply.text
+    scale = scale_lines(portfolio.scale(), "en")
+    assert "Reached Production in 2026-Q4: 2 (goal 2)" in scale
+    assert "Stopped: Delta — no users" in scale
+    assert "프로젝트" in portfolio_reply(late.projects(), "ko").text

@@ -165,7 +165,7 @@ def _row_line(row: ProjectRow, locale: str) -> str:
         locale,
         project=row.name,
         stage=stage_name(row.stage, locale),
-        days=f"{row.days_in_stage:.0f}",
+        days=int(row.days_in_stage),  # whole days completed
         timebox=timebox,
         limit=limit,
         owner=row.owner_name,
