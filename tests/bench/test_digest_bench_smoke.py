@@ -16,6 +16,6 @@ def test_digest_report_has_both_builds_and_both_ingestion_rows() -> None:
     assert lines[0] == "weekly digest and failure ingestion — SQLite"
     assert any(line.startswith("digest build, 300 cases in the store") for line in lines)
     [large] = [line for line in lines if line.startswith("digest build, 3,300 cases")]
-    assert "× " not in large and "of the small store" in large
+    assert "(best)" in large and "of the small store" in large
     assert any(line.startswith("POST /api/v1/failures, batches of 1,000") for line in lines)
     assert any(line.startswith("baseline: bare bulk insert") for line in lines)

@@ -261,24 +261,20 @@ def _rates(
 
 
 def _trend(session: Session, components: list[str], end: datetime) -> list[int]:
-    """Cases per week for the last `TREND_WEEKS` weeks, oldest first: one indexed count each."""
-    counts = []
-    for back in range(TREND_WEEKS - 1, -1, -1):
-        upper = end - back * WEEK
-        counts.append(
-            int(
-                session.execute(
-                    select(func.count())
-                    .select_from(_cases)
-                    .where(
-                        _cases.c.component_id.in_(components),
-                        _cases.c.occurred_at >= upper - WEEK,
-                        _cases.c.occurred_at < upper,
-                    )
-                ).scalar_one()
-            )
+    """Cases per week for the last `TREND_WEEKS` weeks, oldest first: one indexed range scan,
+    counted into weeks by FILTER clauses."""
+    occurred = _cases.c.occurred_at
+    weeks = [end - back * WEEK for back in range(TREND_WEEKS - 1, -1, -1)]
+    counts = session.execute(
+        select(
+            *(func.count().filter(occurred >= upper - WEEK, occurred < upper) for upper in weeks)
+        ).where(
+            _cases.c.component_id.in_(components),
+            occurred >= end - TREND_WEEKS * WEEK,
+            occurred < end,
         )
-    return counts
+    ).one()
+    return [int(n) for n in counts]
 
 
 def _incidents_of(session: Session, data: DigestData, team_id: str) -> None:
