@@ -59,6 +59,18 @@ CLAIMED_COLUMNS: Final = tuple(
     )
 )  # fmt: skip
 MAX_ERROR_CHARS: Final = 2000  # the width of outboxmessage.last_error
+# Built once, with the ids as one expanding parameter: a statement built per claim with its
+# ids inlined was keyed and compiled anew every time.
+_TAKE_PENDING: Final = (
+    update(_o)
+    .where(
+        _o.c.id.in_(bindparam("ids", expanding=True)),
+        _o.c.status == PENDING,
+        _o.c.claimed_until.is_(None),
+    )
+    .values(status=SENDING, claimed_until=bindparam("lease", type_=_o.c.claimed_until.type))
+    .returning(_o.c.id)
+)
 
 
 @dataclass(frozen=True, repr=False)
@@ -142,14 +154,7 @@ def take(conn: Connection, rows: Sequence[Row[Any]], lease: datetime) -> list[Ro
     fresh = [r.id for r in rows if r.status == PENDING and r.claimed_until is None]
     taken: set[int] = set()
     if fresh:
-        taken.update(
-            conn.execute(
-                update(_o)
-                .where(_o.c.id.in_(fresh), _o.c.status == PENDING, _o.c.claimed_until.is_(None))
-                .values(status=SENDING, claimed_until=lease)
-                .returning(_o.c.id)
-            ).scalars()
-        )
+        taken.update(conn.execute(_TAKE_PENDING, {"ids": fresh, "lease": lease}).scalars())
     for row in rows:
         if row.id not in fresh and _take_one(conn, row, lease):
             taken.add(row.id)
