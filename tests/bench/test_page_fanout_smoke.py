@@ -32,6 +32,12 @@ def test_page_fanout_report_has_both_rows_and_every_page_delivered() -> None:
     assert "each P0: 5 paged, 0 unreachable, 5 DMs + 1 channel post queued" in report
     assert "delivered through the outbox: 5 of 5 DMs, 1 of 1 channel post" in report
     assert "Slack calls a round, both cases: 6 chat.postMessage, 5 conversations.open" in report
+    assert re.search(
+        r"^throughput through the outbox: [\d.]+× the direct loop's "
+        r"\(target ≥ 0\.8×: (met|NOT met)\)$",
+        report,
+        re.M,
+    )
     assert "batch_size=" in report
     assert "poll_interval=" in report
 

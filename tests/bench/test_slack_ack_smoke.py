@@ -14,7 +14,11 @@ from bench import Options, slack_ack
 
 pytestmark = pytest.mark.e2e  # starts the real app (and the bare bolt baseline) on loopback
 
-ROWS = ("bare slack_bolt (AsyncApp)", "LaunchOps, SQLite")
+ROWS = (
+    "bare slack_bolt (AsyncApp)",
+    "LaunchOps, SQLite",
+    "bare slack_bolt (sync App, thread pool)",
+)
 
 
 def _numbers(row: str, label: str) -> list[float]:
@@ -38,3 +42,8 @@ def test_slack_ack_report_has_both_series_and_every_request_answered() -> None:
             assert all(f > 0 for f in figures), row
     assert "SQLite: 25 incidents in the store afterwards (expected 25" in report
     assert "answers" not in report  # only printed when something was not a 200
+    # The table: bare bolt beside LaunchOps per series, the ratio, CPU, throughput.
+    for series in ("`/owner rag` (SQLite)", "`/incident p3` (SQLite)"):
+        [row] = [line for line in lines if line.startswith(f"| {series} |")]
+        assert re.search(r"\| [\d.]+ \((met|NOT met)\) \|", row), row
+    assert "bolt's sync App in a thread pool (as LaunchOps runs it) vs its AsyncApp:" in report
