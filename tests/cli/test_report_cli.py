@@ -30,7 +30,7 @@ def test_report_prints_refuses_and_sends(env: None) -> None:
     )
     assert named.exit_code == 0, named.output
     assert "Monthly operations report: Support assistant, 2026-11" in named.output
-    assert "Incidents by severity: 0" in named.output
+    assert "Incidents by severity (mean time to acknowledge / resolve): 0" in named.output
     bad = runner.invoke(cli_app, ["report", "--month", "2026-13"])
     assert bad.exit_code == 1 and "not a month" in bad.output
     unknown = runner.invoke(cli_app, ["report", "--month", "2026-11", "--project", "nope"])

@@ -135,7 +135,12 @@ def test_the_report_reads_the_store(synced: Engine) -> None:
     assert report.mean_resolve == timedelta(minutes=70)
     assert (report.failures, report.failures_before, report.gates_decided) == (3, 1, 1)
     text = monthly_report(report, "en").text
-    assert "99.70%" in text and "P1 1, P2 1" in text and "800 / 2000" in text
+    assert report.times == {
+        "p1": (timedelta(minutes=10), timedelta(minutes=70)),
+        "p2": (timedelta(minutes=30), None),
+    }
+    assert "99.70%" in text and "800 / 2000" in text and "1800 ms / 3000 ms" in text
+    assert "P1 1 (10 min / 70 min); P2 1 (30 min / —)" in text
     assert "월간 운영 보고서" in monthly_report(report, "ko").text
 
 

@@ -209,12 +209,19 @@ def monthly_report(report: MonthlyReport, locale: str) -> Reply:
     target = f"{report.success_target * 100:.2f}%" if report.success_target else "—"
     cost = f"{report.cost:g}" if report.cost is not None else "—"
     budget = f"{report.budget:g}" if report.budget is not None else "—"
-    incidents = ", ".join(f"{level.upper()} {n}" for level, n in report.incidents.items()) or "0"
+    incidents = (
+        "; ".join(
+            f"{level.upper()} {n} ({_minutes(report.times.get(level, (None, None))[0])} / "
+            f"{_minutes(report.times.get(level, (None, None))[1])})"
+            for level, n in report.incidents.items()
+        )
+        or "0"
+    )
     fields = (
         Field(label=t("roadmap.report.slo", locale), value=f"{percent} / {target}"),
         Field(
             label=t("roadmap.report.latency", locale),
-            value=f"{report.latency_p95_ms:.0f} ms" if report.latency_p95_ms is not None else "—",
+            value=f"{_ms(report.latency_p95_ms)} / {_ms(report.latency_target_ms)}",
         ),
         Field(label=t("roadmap.report.incidents", locale), value=incidents),
         Field(
@@ -231,6 +238,10 @@ def monthly_report(report: MonthlyReport, locale: str) -> Reply:
     title = t("roadmap.report.title", locale, project=report.project_name, month=report.month)
     text = "\n".join(f"{f.label}: {f.value}" for f in fields)
     return Reply(text=f"{title}\n{text}", card=Card(title=title, fields=fields))
+
+
+def _ms(value: float | None) -> str:
+    return "—" if value is None else f"{value:.0f} ms"
 
 
 def _minutes(value: timedelta | None) -> str:

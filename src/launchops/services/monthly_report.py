@@ -56,11 +56,14 @@ class MonthlyReport:
     success_rate: float | None
     success_target: float | None
     latency_p95_ms: float | None
+    latency_target_ms: float | None
     cost: float | None
     budget: float | None
     incidents: dict[str, int] = field(default_factory=dict)
     mean_ack: timedelta | None = None
     mean_resolve: timedelta | None = None
+    # per severity: (mean time to acknowledge, mean time to resolve), None where none was
+    times: dict[str, tuple[timedelta | None, timedelta | None]] = field(default_factory=dict)
     failures: int = 0
     failures_before: int = 0
     gates_decided: int = 0
@@ -246,12 +249,24 @@ def _report(
         month=month,
         success_rate=sum(s.successes for s in samples) / requests if requests else None,
         success_target=objectives.success_rate,
+        latency_target_ms=objectives.latency_p95 * 1000,
         latency_p95_ms=(sum(p * n for p, n in weighted) / weight * 1000 if weight else None),
         cost=sum(s.cost for s in samples) if samples else None,
         budget=objectives.monthly_cost_budget,
         incidents=by_level,
         mean_ack=_mean_delay([(i.declared_at, i.acknowledged_at) for i in incidents]),
         mean_resolve=_mean_delay([(i.declared_at, i.resolved_at) for i in incidents]),
+        times={
+            level: (
+                _mean_delay(
+                    [(i.declared_at, i.acknowledged_at) for i in incidents if i.severity == level]
+                ),
+                _mean_delay(
+                    [(i.declared_at, i.resolved_at) for i in incidents if i.severity == level]
+                ),
+            )
+            for level in by_level
+        },
         failures=_failures(session, components, start, end),
         failures_before=_failures(session, components, previous_start, start),
         gates_decided=int(
