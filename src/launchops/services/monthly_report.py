@@ -138,6 +138,17 @@ class MonthlyReporter:
         with read_scope(self._engine) as session:
             directory = self._directory.get(session)
             targets = [p.id for p in _projects(session, directory, project)]
+            if not force:
+                # Read first: the scheduler asks every minute all month, and a write
+                # transaction per project per minute would hold SQLite's lock for nothing.
+                claimed = set(
+                    session.exec(
+                        select(MonthlyReportClaim.project_id).where(
+                            MonthlyReportClaim.month == month, MonthlyReportClaim.round == 0
+                        )
+                    ).all()
+                )
+                targets = [t for t in targets if t not in claimed]
         for project_id in targets:
             with unit_of_work(self._engine, lambda: self._on_enqueue()) as session:
                 directory = self._directory.get(session)
