@@ -92,8 +92,10 @@ def _bulk_insert(engine: Engine, rows: Iterable[tuple[Any, ...]], *, analyze: bo
             if chunk:
                 cursor.executemany(sql, chunk)
             raw.commit()
-            if analyze:
+            if analyze:  # as a long-lived store is: planner statistics, WAL checkpointed
                 cursor.execute("ANALYZE")
+                raw.commit()
+                cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         raw.commit()
     finally:
         raw.close()
