@@ -19,15 +19,20 @@ from launchops.chat.grammar import (
     CommentGate,
     DecideGate,
     DeclareIncident,
+    Digest,
     GateStatus,
     Help,
     IncidentAction,
     IncidentForm,
     Owns,
+    Projects,
+    RecordFailure,
     RequestGate,
+    RoadmapDecision,
     WhoOwns,
     parse,
 )
+from launchops.chat.roadmap_chat import RoadmapChat
 from launchops.domain.errors import BadCommand, LaunchOpsError, NotFound
 from launchops.domain.evidence import STAGE_EVIDENCE
 from launchops.messages import gate_views, incident_views
@@ -74,7 +79,9 @@ class Answer:
             return command.action == "status" or (
                 command.action == "severity" and command.level is None
             )
-        return isinstance(command, (Help, WhoOwns, Owns, IncidentForm, GateStatus))
+        return isinstance(
+            command, (Help, WhoOwns, Owns, IncidentForm, GateStatus, Projects, Digest)
+        )
 
 
 class ChatCore:
@@ -85,12 +92,14 @@ class ChatCore:
         ownership: OwnershipService,
         incidents: IncidentService | None = None,
         gates: GateService | None = None,
+        roadmap: RoadmapChat | None = None,
         default_locale: str = "en",
     ) -> None:
         self._people = people
         self._ownership = ownership
         self._incidents = incidents
         self._gates = gates
+        self._roadmap = roadmap or RoadmapChat()
         self._default_locale = default_locale
 
     def locale_for(self, viewer: Viewer) -> str:
@@ -142,6 +151,19 @@ class ChatCore:
             return Answer(error_reply(error, locale), locale, None, error)
         return None
 
+    def roadmap_refusal(self, action_id: str, value: str, asker: Asker) -> Answer | None:
+        """Why `asker` may not use the roadmap button `action_id` with `value` (a forged or
+        stale value, someone neither owner nor sponsor, a stopped project), as the answer to
+        give instead of a form for the reason; None when they may. Writes nothing."""
+        locale = self._default_locale
+        try:
+            viewer = self._people.identify(asker.platform, asker.user_ids)
+            locale = self.locale_for(viewer)
+            self._roadmap.check(action_id, value, self.actor(asker, viewer))
+        except LaunchOpsError as error:
+            return Answer(error_reply(error, locale), locale, None, error)
+        return None
+
     def locale_of(self, asker: Asker) -> str:
         """The language `asker` reads (the default when the store cannot tell)."""
         try:
@@ -167,6 +189,16 @@ class ChatCore:
                 return self._incident_action(command, asker, viewer, locale)
             case RequestGate() | GateStatus() | DecideGate() | CommentGate() | AttestGate():
                 return self._gate(command, asker, viewer, locale)
+            case Projects():
+                return self._roadmap.projects(command, locale)
+            case RecordFailure():
+                return self._roadmap.failure(command, viewer, locale)
+            case Digest():
+                team = self._people.team_for_channel(asker.platform, asker.channel)
+                return self._roadmap.digest(command, viewer, team, locale)
+            case RoadmapDecision():
+                actor = self.actor(asker, viewer)
+                return self._roadmap.decide(command, actor, asker.request_key, locale)
         raise AssertionError(f"unhandled command {command!r}")  # pragma: no cover
 
     def _service(self) -> IncidentService:

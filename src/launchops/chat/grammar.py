@@ -116,6 +116,39 @@ class AttestGate:
     value: str | None = None
 
 
+@dataclass(frozen=True)
+class Projects:
+    """`projects [<stage>] [team <t>]`: the portfolio, a question (writes nothing)."""
+
+    stage: str | None = None
+    team: str | None = None
+
+
+@dataclass(frozen=True)
+class RecordFailure:
+    """`failure <component>: <what went wrong>`: one failure case, by the person who said it."""
+
+    component: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Digest:
+    """`digest`: this week's digest of the asker's team, shown only to them (a question)."""
+
+
+@dataclass(frozen=True)
+class RoadmapDecision:
+    """A roadmap nudge's button, read by an adapter (never parsed from text): `gate` opens the
+    gate to the next stage, `extend` moves the clock to `when` with a reason, `stop` stops
+    the project with a reason. `value` is the button's `<project_id>:<stage>:<version>`."""
+
+    action: str  # gate | extend | stop
+    value: str
+    when: str | None = None
+    reason: str | None = None
+
+
 Command = (
     Help
     | WhoOwns
@@ -128,6 +161,10 @@ Command = (
     | DecideGate
     | CommentGate
     | AttestGate
+    | Projects
+    | RecordFailure
+    | Digest
+    | RoadmapDecision
 )
 
 _SLACK_MENTION = re.compile(r"^(?:<@[A-Z0-9]+(?:\|[^>]*)?>\s*)+")
@@ -140,6 +177,10 @@ _HELP = re.compile(r"^(?:help|\?|도움말)(?:\s+(?P<topic>.*))?$", re.IGNORECAS
 _KO_WHO = re.compile(r"^(?P<q>.+?)\s*담당(?:자|팀)?\s*(?:은|는|이|가)?\s*(?:누구\S*)?\s*$")
 _INCIDENT = re.compile(r"^incident(?:\s+(?P<rest>.*))?$", re.IGNORECASE | re.DOTALL)
 _GATE = re.compile(r"^gate(?:\s+(?P<rest>.*))?$", re.IGNORECASE | re.DOTALL)
+_PROJECTS = re.compile(r"^projects?(?:\s+(?P<rest>.*))?$", re.IGNORECASE | re.DOTALL)
+_FAILURE = re.compile(r"^failure(?:\s+(?P<rest>.*))?$", re.IGNORECASE | re.DOTALL)
+_DIGEST = re.compile(r"^digest(?:\s+(?P<rest>.*))?$", re.IGNORECASE | re.DOTALL)
+MAX_FAILURE_CHARS = 2000  # DESIGN.md §3: a failure summary is at most 2,000 characters
 _GATE_ID = re.compile(r"^(?:#|gate-?)?(\d{1,9})$", re.IGNORECASE)
 _YES_NO = {"yes": True, "y": True, "ok": True, "예": True, "no": False, "n": False, "아니오": False}
 _LEVEL_LIKE = re.compile(r"^(?:p|sev)\d+$", re.IGNORECASE)
@@ -197,6 +238,14 @@ def parse(text: str) -> Command:
         return _incident(match.group("rest") or "")
     if match := _GATE.match(body):
         return _gate(match.group("rest") or "")
+    if match := _PROJECTS.match(body):
+        return _projects(match.group("rest") or "")
+    if match := _FAILURE.match(body):
+        return _failure(match.group("rest") or "")
+    if match := _DIGEST.match(body):
+        if (match.group("rest") or "").strip():
+            raise BadCommand("chat.digest.usage")
+        return Digest()
     if match := _KO_WHO.match(body):
         return WhoOwns(clean_query(match.group("q"), "usage.who_owns"))
     first_word = body.split(maxsplit=1)[0][:40]
@@ -279,3 +328,34 @@ def _gate(rest: str) -> Command:
         item = parts[1].lower()[:64]
         return AttestGate(_gate_id(parts[0]), item, _YES_NO[parts[2].lower()], value or None)
     raise BadCommand("gate.usage")
+
+
+def _projects(rest: str) -> Projects:
+    """`projects`, `projects poc`, `projects team ml`, `projects pilot team ml`."""
+    words = rest.lower().split()
+    stage = team = None
+    while words:
+        word = words.pop(0)
+        if word == "team":
+            if not words or team is not None:
+                raise BadCommand("chat.projects.usage")
+            team = words.pop(0)[:64]
+        elif stage is None:
+            stage = word[:40]
+        else:
+            raise BadCommand("chat.projects.usage")
+    return Projects(stage, team)
+
+
+def _failure(rest: str) -> RecordFailure:
+    """`failure rag: answers cite the wrong doc`: the component is before the first colon."""
+    component, colon, text = rest.partition(":")
+    if not colon or not component.strip():
+        raise BadCommand("chat.failure.usage")
+    name = clean_query(component, "chat.failure.usage")
+    text = text.strip()
+    if not text:
+        raise BadCommand("chat.failure.empty", component=name)
+    if len(text) > MAX_FAILURE_CHARS:
+        raise BadCommand("chat.failure.too_long", limit=MAX_FAILURE_CHARS, length=len(text))
+    return RecordFailure(name, text)

@@ -40,6 +40,20 @@ HELP_TOPICS = {
     "approvals": "gates",
     "게이트": "gates",
     "승인": "gates",
+    "roadmap": "roadmap",
+    "projects": "roadmap",
+    "project": "roadmap",
+    "portfolio": "roadmap",
+    "timebox": "roadmap",
+    "로드맵": "roadmap",
+    "프로젝트": "roadmap",
+    "feedback": "feedback",
+    "failure": "feedback",
+    "failures": "feedback",
+    "digest": "feedback",
+    "피드백": "feedback",
+    "실패": "feedback",
+    "다이제스트": "feedback",
 }
 
 
