@@ -14,13 +14,16 @@ from sqlalchemy.engine import Engine
 
 from launchops.adapters.console.sender import ConsoleSender
 from launchops.chat.commands import ChatCore
+from launchops.chat.roadmap_chat import RoadmapChat
 from launchops.config import ConfigError, load_config
 from launchops.delivery.dispatcher import Dispatcher
 from launchops.delivery.sender import Sender
 from launchops.scheduler import ConfigReloader
 from launchops.services.component_index import ComponentIndex
 from launchops.services.config_sync import SyncResult, current_policy, sync_config
+from launchops.services.digest import DigestService
 from launchops.services.directory import DirectoryCache
+from launchops.services.failures import FailureService
 from launchops.services.gates import GateService
 from launchops.services.incidents import IncidentService
 from launchops.services.messaging import MessagingService
@@ -82,12 +85,24 @@ def build_context(
     gates = GateService(
         engine, platforms=platforms, directory=directory, default_locale=settings.locale
     )
+    locale = settings.locale
+    roadmap = RoadmapService(
+        engine, gates=gates, platforms=platforms, directory=directory, default_locale=locale
+    )
+    portfolio = Portfolio(engine, directory)
     chat = ChatCore(
         people=people,
         ownership=ownership,
         incidents=incidents,
         gates=gates,
-        default_locale=settings.locale,
+        # `projects`, `failure`, `digest` and the roadmap nudge's buttons
+        roadmap=RoadmapChat(
+            roadmap=roadmap,
+            portfolio=portfolio,
+            failures=FailureService(engine, ownership.index),
+            digests=DigestService(engine, platforms=platforms, locale=locale),
+        ),
+        default_locale=locale,
     )
     senders: dict[str, Sender] = {}
     if "console" in platforms:
@@ -113,8 +128,9 @@ def build_context(
     messaging.set_wakeup(dispatcher.wake)
     incidents.set_wakeup(dispatcher.wake)
     gates.set_wakeup(dispatcher.wake)
+    roadmap.set_wakeup(dispatcher.wake)
     incidents.set_major_incident_hook(gates.evidence_changed)
-    locale, wake = settings.locale, dispatcher.wake
+    wake = dispatcher.wake
     return AppContext(
         settings=settings,
         engine=engine,
@@ -129,18 +145,11 @@ def build_context(
         teams=teams,
         config_reloader=ConfigReloader(engine, Path(settings.config_dir)),
         gates=gates,
-        roadmap=RoadmapService(
-            engine,
-            gates=gates,
-            platforms=platforms,
-            directory=directory,
-            default_locale=locale,
-            on_enqueue=wake,
-        ),
+        roadmap=roadmap,
         nudges=RoadmapNudger(
             engine, platforms=platforms, directory=directory, default_locale=locale, on_enqueue=wake
         ),
-        portfolio=Portfolio(engine, directory),
+        portfolio=portfolio,
         monthly_reports=MonthlyReporter(
             engine, platforms=platforms, directory=directory, default_locale=locale, on_enqueue=wake
         ),
