@@ -2,9 +2,9 @@
 #
 # Installs are locked: requirements-dev.lock pins every package (runtime and dev) with its
 # hashes, derived from pyproject.toml's ranges by `make lock`. The venv is made with the
-# standard library's venv and pip only puts uv (itself pinned with hashes in
-# requirements-bootstrap.lock) into it; uv then installs the lock's exact versions into it, which is what keeps a
-# fresh clone's first `make run` fast. The project itself goes in editable, without deps.
+# standard library's venv, and pip only puts uv (itself pinned with hashes in
+# requirements-bootstrap.lock) into it; uv then installs the lock's exact versions, which is
+# what keeps a fresh clone's first `make run` fast. The project goes in editable, without deps.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
