@@ -110,7 +110,9 @@ def console(
     settings = _settings()
     _prepare(settings, actor="console")
     ctx = build_context(settings, with_chat_adapters=False)
-    scheduler = build_scheduler(ctx.config_reloader, ctx.incidents, gates=ctx.gates)
+    scheduler = build_scheduler(
+        ctx.config_reloader, ctx.incidents, gates=ctx.gates, digests=ctx.digests
+    )
     ctx.dispatcher.start()
     scheduler.start()
     try:
@@ -298,16 +300,15 @@ def digest_send(
     """Send digests: those due and unsent (default), this week's unsent (--now), or again
     (--force); then deliver them before exiting."""
     from launchops.main import build_context
-    from launchops.services.digest import DigestService, UnknownTeam
+    from launchops.services.digest import UnknownTeam
 
     settings = _settings()
     configure(json=False, level=logging.WARNING)
     _prepare(settings, actor="cli")
     ctx = build_context(settings)
     try:
-        digests = DigestService(
-            ctx.engine, platforms=settings.paging_platforms(), locale=settings.locale
-        )
+        digests = ctx.digests
+        assert digests is not None
         try:
             if now or force:
                 sent = digests.send(team_id=team, force=force, by="cli")

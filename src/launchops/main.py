@@ -64,6 +64,7 @@ class AppContext:
     nudges: RoadmapNudger | None = None
     portfolio: Portfolio | None = None
     monthly_reports: MonthlyReporter | None = None
+    digests: DigestService | None = None
 
     def close(self) -> None:
         self.dispatcher.stop()
@@ -90,6 +91,7 @@ def build_context(
         engine, gates=gates, platforms=platforms, directory=directory, default_locale=locale
     )
     portfolio = Portfolio(engine, directory)
+    digests = DigestService(engine, platforms=platforms, locale=locale)
     chat = ChatCore(
         people=people,
         ownership=ownership,
@@ -100,7 +102,7 @@ def build_context(
             roadmap=roadmap,
             portfolio=portfolio,
             failures=FailureService(engine, ownership.index),
-            digests=DigestService(engine, platforms=platforms, locale=locale),
+            digests=digests,
         ),
         default_locale=locale,
     )
@@ -129,6 +131,7 @@ def build_context(
     incidents.set_wakeup(dispatcher.wake)
     gates.set_wakeup(dispatcher.wake)
     roadmap.set_wakeup(dispatcher.wake)
+    digests.set_wakeup(dispatcher.wake)
     incidents.set_major_incident_hook(gates.evidence_changed)
     wake = dispatcher.wake
     return AppContext(
@@ -153,6 +156,7 @@ def build_context(
         monthly_reports=MonthlyReporter(
             engine, platforms=platforms, directory=directory, default_locale=locale, on_enqueue=wake
         ),
+        digests=digests,
     )
 
 

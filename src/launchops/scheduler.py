@@ -142,8 +142,6 @@ def build_scheduler(
             max_instances=1,
             coalesce=True,
         )
-    if digests is None and incidents is not None:
-        digests = _digests_like(incidents)
     if digests is not None:
         # Exactly once across replicas and fires: each (channel, ISO week) is claimed in the
         # store. The first check soon after start is the catch-up after downtime.
@@ -184,14 +182,3 @@ def build_scheduler(
             coalesce=True,
         )
     return scheduler
-
-
-def _digests_like(incidents: IncidentService) -> DigestService:
-    """A digest service speaking where incidents do (same store, platforms, language and
-    dispatcher wake-up), for callers that do not build one themselves."""
-    return DigestService(
-        incidents._engine,
-        platforms=incidents._platforms,
-        locale=incidents._locale,
-        on_enqueue=lambda: incidents._on_enqueue(),
-    )

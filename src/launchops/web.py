@@ -128,6 +128,7 @@ def create_app(ctx: AppContext, *, run_dispatcher: bool = True) -> FastAPI:
                 ctx.incidents,
                 ctx.messaging,
                 ctx.gates,
+                ctx.digests,
                 nudges=ctx.nudges,
                 monthly_reports=ctx.monthly_reports,
             )

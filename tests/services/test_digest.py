@@ -267,12 +267,15 @@ def test_the_scheduler_checks_for_due_digests_soon_after_start_and_every_minute(
     from launchops.services.incidents import IncidentService
 
     engine = make_engine(sqlite_url)
-    incidents = IncidentService(engine, platforms=("slack",))
-    job = build_scheduler(None, incidents).get_job("weekly-digest")
+    digests = DigestService(engine, platforms=("slack",))
+    job = build_scheduler(None, None, digests=digests).get_job("weekly-digest")
     assert job is not None and job.func.__name__ == "run_due"
     assert job.trigger.interval.total_seconds() == DIGEST_CHECK_SECONDS <= 60
     assert job.next_run_time - datetime.now(UTC) < timedelta(seconds=10)  # the catch-up
     assert build_scheduler(None, None).get_job("weekly-digest") is None
+    # The context builds the one digest service; incidents alone schedule no digest.
+    incidents = IncidentService(engine, platforms=("slack",))
+    assert build_scheduler(None, incidents).get_job("weekly-digest") is None
     engine.dispose()
 
 
