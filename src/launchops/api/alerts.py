@@ -50,10 +50,10 @@ from launchops.api.alert_models import (
 from launchops.config.models import AlertPolicy, Policy, SeverityLevel
 from launchops.domain.errors import InvalidTransition, LaunchOpsError, NotFound
 from launchops.domain.incidents import LEVELS, MAX_DESCRIPTION_CHARS, MAX_TITLE_CHARS
-from launchops.domain.text import collapse_spaces
 from launchops.messages.i18n import t
 from launchops.services.config_sync import current_policy
 from launchops.services.incidents import Actor, Declared, IncidentService
+from launchops.text import collapse_spaces
 
 __all__ = [
     "MAX_ALERTS",

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, replace
 
 from launchops.domain.errors import BadCommand
-from launchops.domain.text import collapse_spaces
+from launchops.text import collapse_spaces
 
 MAX_INPUT_CHARS = 4000
 MAX_QUERY_CHARS = 200

@@ -16,7 +16,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from launchops.config.models import Catalog, OrgConfig, Policy
-from launchops.domain.text import normalize_key
+from launchops.text import normalize_key
 
 CATALOG_FILE = "catalog.yaml"
 POLICY_FILE = "policy.yaml"

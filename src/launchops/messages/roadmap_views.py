@@ -18,7 +18,7 @@ from launchops.messages.i18n import t
 from launchops.messages.reply import Action, Card, Field, Reply
 
 if TYPE_CHECKING:
-    from launchops.services.monthly_report import MonthlyReport
+    from launchops.domain.reports import MonthlyReport
     from launchops.services.portfolio import ProjectRow, ScaleView
 
 __all__ = [

@@ -22,7 +22,6 @@ from sqlmodel import Session, col, select
 
 from launchops.config.loader import resolve_party
 from launchops.config.models import OrgConfig
-from launchops.domain.text import normalize_key
 from launchops.store.gate_models import ProjectStage
 from launchops.store.models import (
     Component,
@@ -34,6 +33,7 @@ from launchops.store.models import (
     Team,
     TeamMember,
 )
+from launchops.text import normalize_key
 
 __all__ = ["apply_catalog", "stage_disagreements"]
 

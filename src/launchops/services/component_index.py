@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from rapidfuzz import fuzz, process
 from sqlmodel import Session
 
-from launchops.domain.text import normalize_key
 from launchops.services.directory import Directory, DirectoryCache
+from launchops.text import normalize_key
 
 SUGGESTION_CUTOFF = 75.0
 MAX_SUGGESTIONS = 3

@@ -23,11 +23,11 @@ from launchops.domain.gates import (
     Tally,
     tally,
 )
-from launchops.domain.text import collapse_spaces, normalize_key
 from launchops.services.actors import Actor
 from launchops.services.directory import Directory, ProjectInfo
 from launchops.services.gate_evidence import load_items
 from launchops.store.gate_models import EvidenceChange, GateDecision, GateRequest
+from launchops.text import collapse_spaces, normalize_key
 
 __all__ = [
     "decisions_of",

@@ -12,7 +12,6 @@ month before; a bot that was down then catches up later that month.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from statistics import mean
 from typing import Any
@@ -26,6 +25,7 @@ from sqlmodel import Session, col, select
 
 from launchops.delivery import outbox
 from launchops.domain.errors import BadCommand
+from launchops.domain.reports import MonthlyReport
 from launchops.domain.slo import objectives_for
 from launchops.messages import roadmap_views as views
 from launchops.services.destinations import dm_destination
@@ -46,27 +46,6 @@ log = structlog.get_logger(__name__)
 
 _CLAIMS: Table = MonthlyReportClaim.__table__  # type: ignore[attr-defined]
 SEND_AT = time(9, 0)
-
-
-@dataclass(frozen=True)
-class MonthlyReport:
-    project_id: str
-    project_name: str
-    month: str
-    success_rate: float | None
-    success_target: float | None
-    latency_p95_ms: float | None
-    latency_target_ms: float | None
-    cost: float | None
-    budget: float | None
-    incidents: dict[str, int] = field(default_factory=dict)
-    mean_ack: timedelta | None = None
-    mean_resolve: timedelta | None = None
-    # per severity: (mean time to acknowledge, mean time to resolve), None where none was
-    times: dict[str, tuple[timedelta | None, timedelta | None]] = field(default_factory=dict)
-    failures: int = 0
-    failures_before: int = 0
-    gates_decided: int = 0
 
 
 def month_bounds(month: str) -> tuple[datetime, datetime]:

@@ -11,10 +11,10 @@ from rapidfuzz import fuzz, process
 from sqlalchemy.engine import Engine
 
 from launchops.domain.errors import NotFound
-from launchops.domain.text import normalize_key
 from launchops.services.component_index import ComponentIndex
 from launchops.services.directory import ComponentInfo, Directory, DirectoryCache
 from launchops.services.people import Viewer
+from launchops.text import normalize_key
 
 CONFIDENTIAL = frozenset({"confidential", "pii"})
 ROLES = ("R", "A", "C", "I")
