@@ -299,5 +299,5 @@ def test_slack_and_teams_off_are_not_failures(doctor: Doctor) -> None:
 def test_built_in_scopes_match_the_manifest() -> None:
     """Doctor falls back to its own list where deploy/ is absent (an installed package)."""
     assert set(REQUIRED_SLACK_SCOPES) == _manifest_scopes(), (
-        "the manifest's bot scopes changed: update REQUIRED_SLACK_SCOPES in launchops/doctor.py"
+        "the manifest's bot scopes changed: update REQUIRED_SLACK_SCOPES in doctor/chat_checks.py"
     )
