@@ -13,12 +13,12 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from launchops.messages.i18n import t
-from launchops.messages.reply import Card, Field, Reply
+from launchops.messages.reply import Card, Field, Image, Reply
 
 if TYPE_CHECKING:  # the figures' shape only: messages/ never calls into services/
     from launchops.services.digest_data import DigestData
 
-__all__ = ["chart_comment", "quiet", "sections", "summary", "whole"]
+__all__ = ["chart", "chart_comment", "quiet", "sections", "summary", "whole"]
 
 MAX_EXAMPLE = 200  # characters of a pattern's example shown
 
@@ -117,6 +117,13 @@ def whole(data: DigestData, week: str, locale: str) -> Reply:
 
 def chart_comment(locale: str) -> str:
     return t("digest.chart.comment", locale)
+
+
+def chart(png: bytes, locale: str) -> Reply:
+    """The trend chart as a card with the picture in it (Teams; Slack gets a file upload)."""
+    comment = chart_comment(locale)
+    image = Image(png=png, alt=comment)
+    return Reply(text=comment, card=Card(title=t("digest.chart.title", locale), image=image))
 
 
 def _cases(data: DigestData, locale: str) -> list[str]:

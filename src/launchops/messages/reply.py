@@ -7,9 +7,10 @@ broadcast, whatever path the text took.
 
 from __future__ import annotations
 
-from typing import Literal
+import base64
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_serializer, field_validator
 
 Style = Literal["default", "primary", "danger"]
 
@@ -33,12 +34,30 @@ class Action(_Frozen):
     style: Style = "default"
 
 
+class Image(_Frozen):
+    """A small PNG shown in the card (Teams: an Adaptive Card `Image` with a data URL; Slack
+    ignores it and uploads files instead). In JSON (the outbox row) `png` is base64."""
+
+    png: bytes
+    alt: str
+
+    @field_validator("png", mode="before")
+    @classmethod
+    def _from_base64(cls, value: Any) -> Any:
+        return base64.b64decode(value, validate=True) if isinstance(value, str) else value
+
+    @field_serializer("png", when_used="json")
+    def _to_base64(self, value: bytes) -> str:
+        return base64.b64encode(value).decode("ascii")
+
+
 class Card(_Frozen):
     title: str
     text: str | None = None
     fields: tuple[Field, ...] = ()
     actions: tuple[Action, ...] = ()
     note: str | None = None  # small print under the card
+    image: Image | None = None
 
 
 class Reply(_Frozen):

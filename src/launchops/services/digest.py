@@ -14,7 +14,8 @@ considered (a week long past is never sent), and not a week whose time came befo
 organisation's first config sync (a new install does not greet its channels with a digest).
 
 What: the seven days before the send (services/digest_data.py), one top-level message per
-channel, the rest in its thread, then the eight-week trend chart (Slack: an `upload` row).
+channel, the rest in its thread, then the eight-week trend chart (Slack: an `upload` row;
+Teams: a card with the PNG in it).
 All rows are `PRIORITY_BULK`: a page never waits behind a digest burst.
 """
 
@@ -257,6 +258,16 @@ class DigestService:
                     "png": base64.b64encode(chart).decode("ascii"),
                 },
                 reply=Reply(text=views.chart_comment(locale)),
+                dedupe_key=f"{key}:chart",
+                depends_on=top,
+                **common,
+            )
+        elif chart is not None and platform == "teams":
+            outbox.enqueue(
+                session,
+                kind=reply_kind,
+                destination={"thread": True},
+                reply=views.chart(chart, locale),
                 dedupe_key=f"{key}:chart",
                 depends_on=top,
                 **common,

@@ -7,6 +7,7 @@ are drawn by form_cards.py.
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from botbuilder.schema import Activity, ActivityTypes, Attachment, TextFormatTypes
@@ -29,7 +30,7 @@ from launchops.adapters.teams.card_parts import (
 )
 from launchops.adapters.teams.form_cards import form_card, input_action, input_card
 from launchops.adapters.teams.forms import form_state
-from launchops.messages.reply import Action, Card, Field, Reply
+from launchops.messages.reply import Action, Card, Field, Image, Reply
 
 __all__ = [
     "ADAPTIVE_CARD_CONTENT_TYPE",
@@ -71,6 +72,18 @@ def _text_blocks(text: str, limit: int, **style: Any) -> list[dict[str, Any]]:
     return blocks
 
 
+def _image(image: Image) -> dict[str, Any]:
+    """The picture inline as a data URL (no hosting needed); `render` leaves it out when the
+    card would not fit Teams' message size with it."""
+    data = base64.b64encode(image.png).decode("ascii")
+    return {
+        "type": "Image",
+        "url": f"data:image/png;base64,{data}",
+        "altText": clip(image.alt, 250),
+        "size": "Stretch",
+    }
+
+
 def _card_body(card: Card, limits: Limits) -> list[dict[str, Any]]:
     body: list[dict[str, Any]] = [
         {
@@ -87,6 +100,8 @@ def _card_body(card: Card, limits: Limits) -> list[dict[str, Any]]:
     if card.fields:
         facts = [_fact(f, limits) for f in card.fields[: limits.fields]]
         body.append({"type": "FactSet", "facts": facts})
+    if card.image is not None:
+        body.append(_image(card.image))
     if card.note:
         notes = _text_blocks(card.note, limits.text, size="Small", isSubtle=True)
         if notes:
@@ -109,7 +124,11 @@ def render(reply: Reply, locale: str = "en") -> dict[str, Any]:
     for limits in ATTEMPTS:
         content = _render(reply, locale, limits)
         if json_size(content) <= CARD_BUDGET_BYTES:
-            break
+            return content
+    if reply.card is not None and reply.card.image is not None:
+        return render(
+            reply.model_copy(update={"card": reply.card.model_copy(update={"image": None})}), locale
+        )
     return content
 
 
