@@ -148,7 +148,7 @@ def text_input(spec: ActionInput, locale: str, value: str = "") -> dict[str, Any
         "id": spec.id,
         "label": spec.text("label", locale),
         "placeholder": spec.text("placeholder", locale),
-        "isMultiline": True,
+        "isMultiline": spec.multiline,
         "isRequired": True,
         "maxLength": spec.max_length,
         "errorMessage": spec.text("required", locale),

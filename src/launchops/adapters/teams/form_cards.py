@@ -5,6 +5,7 @@ a card of its own when what was typed is refused.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -42,18 +43,25 @@ def input_action(action: Action, limits: Limits, locale: str) -> dict[str, Any] 
         "title": clip(action.label, BUTTON_LIMIT),
         "card": {
             "type": "AdaptiveCard",
-            "body": [text_input(spec, locale)],
+            "body": [text_input(box, locale) for box in spec.inputs()],
             "actions": [execute_button(action, limits, spec.text("submit", locale))],
         },
     }
 
 
 def input_card(
-    title: str, action: Action, message: str, typed: str = "", locale: str = "en"
+    title: str,
+    action: Action,
+    message: str,
+    typed: str = "",
+    locale: str = "en",
+    earlier: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The text box of `action` (forms.ACTION_INPUTS) on a card of its own, with `message` on
-    top: what an invoke answers when the text was refused, so it can be put right."""
+    top: what an invoke answers when the text was refused, so it can be put right. `earlier`
+    holds what was typed in the boxes above the last one, by input id."""
     spec = ACTION_INPUTS[action.id]
+    earlier = earlier or {}
     limits = ATTEMPTS[0]
     notice = escape_markdown(clip(message, limits.text), line_break=" ")
     return {
@@ -71,6 +79,7 @@ def input_card(
                 "style": "heading",
             },
             {"type": "TextBlock", "text": notice, "wrap": True, "color": "Attention"},
+            *(text_input(box, locale, earlier.get(box.id, "")) for box in spec.before),
             text_input(spec, locale, typed),
         ],
         "actions": [execute_button(action, limits, spec.text("submit", locale))],

@@ -27,6 +27,7 @@ from launchops.domain.incidents import MAX_DESCRIPTION_CHARS, MAX_TITLE_CHARS
 from launchops.messages.i18n import t
 from launchops.messages.reply import Action, Card, Reply
 from launchops.services.gates import MAX_COMMENT_CHARS, MAX_REASON_CHARS
+from launchops.services.roadmap import MAX_REASON_CHARS as MAX_ROADMAP_REASON_CHARS
 
 __all__ = [
     "ACTION_INPUTS",
@@ -58,6 +59,14 @@ class ActionInput:
     id: str
     texts: str
     max_length: int
+    multiline: bool = True
+    # Boxes drawn above this one on the same card (a roadmap Extend's new date above its
+    # reason); each is required too and comes back in `data` under its own id.
+    before: tuple[ActionInput, ...] = ()
+
+    def inputs(self) -> tuple[ActionInput, ...]:
+        """Every box of the button, top to bottom."""
+        return (*self.before, self)
 
     def text(self, key: str, locale: str, **params: Any) -> str:
         return t(f"{self.texts}.{key}", locale, **params)
@@ -70,6 +79,14 @@ class ActionInput:
 ACTION_INPUTS: Final = {
     "gate_reject": ActionInput("reason", "teams.gate.reject", MAX_REASON_CHARS),
     "gate_comment": ActionInput("comment", "teams.gate.comment", MAX_COMMENT_CHARS),
+    # The roadmap nudge's Extend (a new date or duration, and a reason) and Stop (a reason).
+    "roadmap_extend": ActionInput(
+        "reason",
+        "teams.roadmap.extend_reason",
+        MAX_ROADMAP_REASON_CHARS,
+        before=(ActionInput("when", "teams.roadmap.when", 40, multiline=False),),
+    ),
+    "roadmap_stop": ActionInput("reason", "teams.roadmap.stop_reason", MAX_ROADMAP_REASON_CHARS),
 }
 
 

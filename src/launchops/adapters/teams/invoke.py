@@ -35,6 +35,7 @@ from launchops.chat.grammar import (
     DecideGate,
     DeclareIncident,
     IncidentAction,
+    RoadmapDecision,
     parse,
 )
 from launchops.domain.errors import BadCommand, LaunchOpsError
@@ -67,6 +68,17 @@ _TEXT_REFUSALS: Final = {
     "gate.error.comment_too_long": None,
 }
 
+# A roadmap button's value: `<project_id>:<stage>:<version>` (messages/roadmap_views.py).
+_ROADMAP_VALUE_LIMIT: Final = 200
+# The roadmap service's refusals of what was typed: the boxes come back to put it right.
+_ROADMAP_TEXT_REFUSALS: Final = (
+    "roadmap.error.reason.extend",
+    "roadmap.error.reason.stop",
+    "roadmap.error.reason_too_long",
+    "roadmap.error.bad_date",
+    "roadmap.error.in_past",
+)
+
 
 # The work behind one verb: the invoke's body, or None for data no card of ours sends.
 _Work = Callable[[Turn, dict[str, Any]], dict[str, Any] | None]
@@ -97,6 +109,9 @@ class CardActions:
             "gate_approve": partial(self._gate, "approve"),
             "gate_reject": partial(self._gate, "reject"),
             "gate_comment": partial(self._gate, "comment"),
+            "roadmap_request_gate": partial(self._roadmap, "gate"),
+            "roadmap_extend": partial(self._roadmap, "extend"),
+            "roadmap_stop": partial(self._roadmap, "stop"),
         }
 
     def execute(self, verb: str, turn: Turn, data: dict[str, Any]) -> dict[str, Any] | None:
@@ -146,6 +161,31 @@ class CardActions:
         if answer.reply.card is None:
             return _message_body(answer.reply.text)
         return _card_body(render(answer.reply, turn.locale))
+
+    def _roadmap(self, what: str, turn: Turn, data: dict[str, Any]) -> dict[str, Any]:
+        """Request gate, Extend (a new date and a reason) or Stop (a reason) on a roadmap
+        nudge. The roadmap service refuses a forged or stale value, a clicker who is neither
+        owner nor sponsor and a missing reason before writing anything; a refused date or
+        reason comes back with its boxes (and what was typed) to put it right."""
+        verb = "roadmap_request_gate" if what == "gate" else f"roadmap_{what}"
+        value = data.get("value")
+        if not isinstance(value, str) or not value or len(value) > _ROADMAP_VALUE_LIMIT:
+            refused = self._chat.refuse(BadCommand("chat.roadmap.bad_button"), turn.asker)
+            return _message_body(refused.reply.text)
+        spec = ACTION_INPUTS.get(verb)
+        reason = spec.typed(data) if spec is not None else ""
+        when = _typed(data.get("when")) if what == "extend" else ""
+        command = RoadmapDecision(what, value, when or None, reason or None)
+        answer = self._chat.answer(command, turn.asker)
+        error_key = answer.error.key if answer.error is not None else None
+        if spec is not None and error_key in _ROADMAP_TEXT_REFUSALS:
+            action = Action(id=verb, label=verb, value=value)
+            title = value.rsplit(":", 2)[0]
+            card = input_card(
+                title, action, answer.reply.text, reason, answer.locale, {"when": when}
+            )
+            return _card_body(card)
+        return _message_body(answer.reply.text)
 
     def click(self, turn: Turn, text: str) -> dict[str, Any]:
         """A `run_command` button, run as the person who clicked it.
@@ -218,6 +258,10 @@ class CardActions:
             locale=turn.locale,
             dedupe_key=turn.dedupe_key,
         )
+
+
+def _typed(value: Any) -> str:
+    return value.strip() if isinstance(value, str) else ""
 
 
 def _form_key(turn: Turn) -> str:

@@ -1,0 +1,197 @@
+"""The roadmap's nudges and their buttons through Teams, end to end (issue 11).
+
+The real app runs with Teams as its only chat platform, its scheduler on, over the example
+organisation with stage clocks in seconds (tests/services/roadmap_support.py): the Ticket
+summarizer is a PoC owned by Bob with Dan as sponsor, the Support assistant a Pilot owned by
+Alice, sponsor Dan. Buttons are Action.Execute; Extend and Stop open their boxes on the card
+(a new date and a reason; a reason), which Teams merges into the invoke's `data`. The
+loopback Bot Connector validates every card against the Adaptive Card 1.5 schema.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlmodel import Session, select
+
+from launchops.store.gate_models import GateRequest
+from launchops.store.roadmap_models import ProjectStop, RoadmapNudge, StageExtension
+from tests.e2e.harness import RunningApp, make_settings, running_app
+from tests.e2e.test_teams_gates_e2e import in_ml_channel, press
+from tests.e2e.test_teams_incidents_e2e import ALICE, inputs, personal_chat, plain, texts
+from tests.fakes.teams_connector import FakeBotConnector, RecordedActivity
+from tests.services.roadmap_support import fast_roadmap
+
+pytestmark = pytest.mark.e2e
+
+BOB = {"id": "29:1bob", "name": "Bob Lee", "aadObjectId": "aad-bob"}
+CAROL = {"id": "29:1carol", "name": "Carol Jones", "aadObjectId": "aad-carol"}
+DAN = {"id": "29:1dan", "name": "Dan Rivera", "aadObjectId": "aad-dan"}
+TIMEBOX_UP = "timebox is up"
+MESSAGE_TYPE = "application/vnd.microsoft.activity.message"
+
+
+@pytest.fixture
+def connector() -> Iterator[FakeBotConnector]:
+    with FakeBotConnector() as fake:
+        yield fake
+        fake.assert_valid()
+
+
+def teams_app(
+    sqlite_url: str, tmp_path: Path, connector: FakeBotConnector, timebox: int, limit: int
+) -> Any:
+    settings = make_settings(
+        sqlite_url,
+        LAUNCHOPS_TEAMS_SERVICE_URL=connector.url,
+        LAUNCHOPS_TEAMS_ANONYMOUS="true",
+        LAUNCHOPS_CHAT_PLATFORMS="teams",
+        LAUNCHOPS_CONFIG_DIR=str(fast_roadmap(tmp_path, timebox=timebox, limit=limit)),
+    )
+    return running_app(settings)
+
+
+@pytest.fixture
+def app(sqlite_url: str, tmp_path: Path, connector: FakeBotConnector) -> Iterator[RunningApp]:
+    with teams_app(sqlite_url, tmp_path, connector, 2, 7200) as running:
+        yield running
+
+
+def said(record: RecordedActivity) -> str:
+    return "\n".join(texts(card) for card in record.cards) or plain(record.text)
+
+
+def messages_in(
+    connector: FakeBotConnector, conversation: str, words: str
+) -> list[RecordedActivity]:
+    return [
+        r
+        for r in connector.calls("send_to_conversation")
+        if r.conversation_id == conversation and words in said(r)
+    ]
+
+
+def nudge(
+    connector: FakeBotConnector, user: dict[str, str], words: str = TIMEBOX_UP
+) -> RecordedActivity:
+    chat = personal_chat(connector, user, timeout=20)
+    [found] = connector.wait_for(
+        1,
+        20,
+        lambda r: (
+            r.route == "send_to_conversation" and r.conversation_id == chat and words in said(r)
+        ),
+    )
+    return found
+
+
+def rows(app: RunningApp, model: Any) -> list[Any]:
+    with Session(app.ctx.engine) as session:
+        return list(session.exec(select(model)).all())
+
+
+def answered(body: dict[str, Any]) -> str:
+    if body["type"] == MESSAGE_TYPE:
+        return str(body["value"])
+    return texts(body["value"])
+
+
+def test_nudge_buttons_extend_request_gate_and_stop(
+    app: RunningApp, connector: FakeBotConnector
+) -> None:
+    bob_nudge = nudge(connector, BOB)
+    alice_nudge = nudge(connector, ALICE)
+    assert "Ticket summarizer" in said(bob_nudge) and "Does it work?" in said(bob_nudge)
+    [card] = bob_nudge.cards
+    actions = {a["title"]: a for a in card["actions"]}
+    assert list(actions) == ["Request gate", "Extend", "Stop"]
+    assert actions["Request gate"]["type"] == "Action.Execute"
+    extend_box = actions["Extend"]["card"]
+    assert [b["id"] for b in extend_box["body"]] == ["when", "reason"]
+    assert all(b["isRequired"] for b in extend_box["body"])
+    assert [b["id"] for b in actions["Stop"]["card"]["body"]] == ["reason"]
+
+    # Carol is neither owner nor sponsor; Bob's forged value names Alice's project.
+    stranger = press(app, connector, CAROL, bob_nudge, "Stop", {"reason": "why not"})
+    assert "Only Ticket summarizer's owner (Bob Lee) or sponsor (Dan Rivera)" in answered(stranger)
+    alice_value = alice_nudge.cards[0]["actions"][1]["card"]["actions"][0]["data"]["value"]
+    forged = press(
+        app, connector, BOB, bob_nudge, "Extend", {"when": "1h", "reason": "x"}, value=alice_value
+    )
+    assert "Only Support assistant's owner" in answered(forged)
+    garbled = press(app, connector, BOB, bob_nudge, "Request gate", value="nonsense")
+    assert "damaged or not one of ours" in answered(garbled)
+
+    # Extend without a reason: the boxes come back with the date kept, nothing changes.
+    again = press(app, connector, BOB, bob_nudge, "Extend", {"when": "1h", "reason": " "})
+    assert "An extension needs a reason." in answered(again)
+    assert inputs(again["value"])["when"]["value"] == "1h"
+    assert (
+        rows(app, StageExtension) == []
+        and rows(app, ProjectStop) == []
+        and rows(app, GateRequest) == []
+    )
+
+    before = time.time()
+    done = press(
+        app,
+        connector,
+        BOB,
+        bob_nudge,
+        "Extend",
+        {"when": "1h", "reason": "waiting for a second customer"},
+    )
+    assert "Ticket summarizer: PoC extended to" in answered(done)
+    [extension] = rows(app, StageExtension)
+    assert extension.reason == "waiting for a second customer" and extension.by == "bob"
+    assert extension.due_at.timestamp() > before + 3000
+    nudge(connector, DAN, "extended to")  # the sponsor is told directly
+
+    # Request gate on Alice's Pilot nudge: the production gate opens, approvers get cards.
+    requested = press(app, connector, ALICE, alice_nudge, "Request gate")
+    assert "Requested gate #1" in answered(requested)
+    [gate] = rows(app, GateRequest)
+    assert (gate.project_id, gate.to_stage, gate.status) == (
+        "support-assistant",
+        "production",
+        "open",
+    )
+    nudge(connector, DAN, "asks you to approve Support assistant")
+
+    # Stop: with a reason, by the owner; announced in the ML team's channel.
+    empty = press(app, connector, BOB, bob_nudge, "Stop", {"reason": ""})
+    assert "Stopping a project needs a reason." in answered(empty)
+    assert rows(app, ProjectStop) == []
+    stopped = press(app, connector, BOB, bob_nudge, "Stop", {"reason": "no budget left"})
+    assert "Ticket summarizer was stopped" in answered(stopped)
+    [stop] = rows(app, ProjectStop)
+    assert stop.reason == "no budget left" and stop.by == "bob"
+    connector.wait_for(
+        1,
+        predicate=lambda r: (
+            in_ml_channel(r) and "Ticket summarizer was stopped in PoC by Bob Lee" in said(r)
+        ),
+    )
+    # One nudge each, whatever the sweeps since.
+    bob_chat = personal_chat(connector, BOB)
+    assert len(messages_in(connector, bob_chat, TIMEBOX_UP)) == 1
+
+
+def test_past_the_limit_the_sponsor_is_told_once_on_teams(
+    sqlite_url: str, tmp_path: Path, connector: FakeBotConnector
+) -> None:
+    with teams_app(sqlite_url, tmp_path, connector, 1, 3) as running:
+        told = nudge(connector, DAN, "Ticket summarizer is over its hard limit")
+        time.sleep(3)  # more sweeps: nothing more may be sent
+        chat = str(told.conversation_id)
+        assert len(messages_in(connector, chat, "Ticket summarizer is over its hard limit")) == 1
+        bob_chat = personal_chat(connector, BOB)
+        assert (
+            len(messages_in(connector, bob_chat, "Ticket summarizer is over its hard limit")) == 1
+        )
+        kinds = [(n.project_id, n.kind) for n in rows(running, RoadmapNudge)]
+        assert ("ticket-summarizer", "limit") in kinds and len(kinds) == len(set(kinds))
