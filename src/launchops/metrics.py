@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 HTTP_REQUESTS = Counter(
     "launchops_http_requests_total", "HTTP requests handled", ["handler", "method", "status"]
@@ -40,4 +40,11 @@ PAGES_FAILED = Counter(
     "launchops_incident_pages_failed_total",
     "Pages the chat platform refused for good",
     ["platform", "reason"],
+)
+
+# Leadership among replicas (leader.py): exactly one replica of a cluster should read 1.
+LEADER = Gauge("launchops_leader", "1 while this replica holds the leader lock and runs the jobs")
+LEADER_LAST_CHECK = Gauge(
+    "launchops_leader_last_check_timestamp_seconds",
+    "Unix time this replica last took, tried or verified the leader lock",
 )

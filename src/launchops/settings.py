@@ -70,6 +70,11 @@ class Settings(BaseSettings):
     teams_token_url: str = Field("", validation_alias=_env("LAUNCHOPS_TEAMS_TOKEN_URL"))
 
     chat_platforms: str = Field("", validation_alias=_env("LAUNCHOPS_CHAT_PLATFORMS"))
+    # Replicas on PostgreSQL: how often a follower tries the leader lock and the leader checks
+    # it holds it. Fail-over takes about this long after the leader dies (leader.py).
+    leader_check_seconds: float = Field(
+        2.0, validation_alias=_env("LAUNCHOPS_LEADER_CHECK_SECONDS"), gt=0, le=5
+    )
 
     @field_validator("chat_platforms")
     @classmethod

@@ -20,7 +20,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from launchops import __version__
 from launchops.api import api_router
 from launchops.body_limits import BodyLimitMiddleware
-from launchops.delivery.outbox_metrics import register_outbox_metrics
+from launchops.delivery.outbox_metrics import OutboxCollector, register_outbox_metrics
+from launchops.leader import Leadership
 from launchops.main import AppContext
 from launchops.metrics import HTTP_ERRORS, HTTP_LATENCY, HTTP_REQUESTS
 from launchops.scheduler import build_scheduler
@@ -119,7 +120,25 @@ class MeasureMiddleware:
                 )
 
 
+def _outbox_lag(collector: OutboxCollector) -> dict[str, float] | None:
+    """Pending outbox rows and the oldest one's age, as /metrics reports them (None: unread)."""
+    samples = {family.name: family.samples for family in collector.collect()}
+    depth, age = (
+        samples.get("launchops_outbox_pending_messages"),
+        samples.get("launchops_outbox_oldest_pending_age_seconds"),
+    )
+    if not depth or not age:
+        return None
+    return {"pending": int(depth[0].value), "oldest_pending_age_seconds": round(age[0].value, 3)}
+
+
 def create_app(ctx: AppContext, *, run_dispatcher: bool = True) -> FastAPI:
+    # The scheduler runs only on the leader among replicas (leader.py); without a scheduler
+    # (run_dispatcher=False) this app takes no part in the election.
+    leadership = Leadership(ctx.engine, interval=ctx.settings.leader_check_seconds)
+    outbox = OutboxCollector()
+    outbox.attach(ctx.engine)
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         scheduler = (
@@ -139,7 +158,7 @@ def create_app(ctx: AppContext, *, run_dispatcher: bool = True) -> FastAPI:
         if run_dispatcher:
             ctx.dispatcher.start()
         if scheduler is not None:
-            scheduler.start()
+            await run_in_threadpool(leadership.start, scheduler)
         log.info(
             "web.started",
             version=__version__,
@@ -150,11 +169,12 @@ def create_app(ctx: AppContext, *, run_dispatcher: bool = True) -> FastAPI:
             yield
         finally:
             if scheduler is not None:
-                scheduler.shutdown(wait=False)
+                await run_in_threadpool(leadership.stop)
             ctx.dispatcher.stop()
             stop_outbox_metrics()
 
     app = FastAPI(title="LaunchOps", version=__version__, lifespan=lifespan)
+    app.state.leadership = leadership
     # Added first, so it runs inside MeasureMiddleware: a refused body is still counted.
     app.add_middleware(BodyLimitMiddleware)
 
@@ -171,12 +191,15 @@ def create_app(ctx: AppContext, *, run_dispatcher: bool = True) -> FastAPI:
             with ctx.engine.connect() as connection:
                 connection.execute(text("SELECT 1"))
 
+        leader = leadership.status().as_json()
         try:
             await run_in_threadpool(ping)
         except Exception as exc:
             log.warning("web.not_ready", error=str(exc))
-            return JSONResponse({"status": "unavailable", "store": "unreachable"}, 503)
-        return JSONResponse({"status": "ready", "store": "ok"})
+            body = {"status": "unavailable", "store": "unreachable", "leader": leader}
+            return JSONResponse(body, 503)
+        lag = await run_in_threadpool(_outbox_lag, outbox)
+        return JSONResponse({"status": "ready", "store": "ok", "leader": leader, "outbox": lag})
 
     @app.get("/metrics", tags=["ops"])
     async def metrics() -> Response:
