@@ -13,14 +13,16 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from launchops.messages.i18n import t
-from launchops.messages.reply import Card, Field, Image, Reply
+from launchops.messages.reply import Action, Card, Field, Image, Reply
 
 if TYPE_CHECKING:  # the figures' shape only: messages/ never calls into services/
     from launchops.services.digest_data import DigestData
 
-__all__ = ["chart", "chart_comment", "quiet", "sections", "summary", "whole"]
+__all__ = ["ASSIGN", "REVIEWED", "chart", "chart_comment", "quiet", "sections", "summary", "whole"]
 
 MAX_EXAMPLE = 200  # characters of a pattern's example shown
+ASSIGN = "digest_assign"  # the follow-up buttons (services/digest_followup.py); value: row id
+REVIEWED = "digest_reviewed"
 
 
 def _change(now: int, before: int, locale: str) -> str:
@@ -99,8 +101,52 @@ def sections(data: DigestData, locale: str) -> list[Reply]:
         if lines:
             title = t(key, locale)
             body = "\n".join(lines)
+            actions = _pattern_actions(data, locale) if key == "digest.patterns.title" else ()
+            note = t("digest.followup.actions_note", locale) if actions else None
+            card = Card(title=title, text=body, actions=actions, note=note)
+            out.append(Reply(text=f"{title}\n{body}", card=card))
+        if key == "digest.patterns.title" and data.earlier:
+            title = t("digest.followup.title", locale)
+            body = "\n".join(_earlier(data, locale))
             out.append(Reply(text=f"{title}\n{body}", card=Card(title=title, text=body)))
     return out
+
+
+def _pattern_actions(data: DigestData, locale: str) -> tuple[Action, ...]:
+    """Assign and Mark reviewed for each pattern recorded with this round."""
+    actions = []
+    for n, row_id in enumerate(data.pattern_ids[: len(data.patterns)], start=1):
+        actions.append(
+            Action(
+                id=ASSIGN,
+                label=t("digest.followup.assign_button", locale, n=n),
+                value=str(row_id),
+            )
+        )
+        actions.append(
+            Action(
+                id=REVIEWED,
+                label=t("digest.followup.reviewed_button", locale, n=n),
+                value=str(row_id),
+            )
+        )
+    return tuple(actions)
+
+
+def _earlier(data: DigestData, locale: str) -> list[str]:
+    lines = []
+    for past in data.earlier:
+        common = {"week": past.iso_week, "example": past.example[:MAX_EXAMPLE]}
+        if past.assignee and past.reviewed_by:
+            key = "digest.followup.line_assigned_reviewed"
+        elif past.reviewed_by:
+            key = "digest.followup.line_reviewed"
+        elif past.assignee:
+            key = "digest.followup.line_assigned"
+        else:
+            key = "digest.followup.line_open"
+        lines.append(t(key, locale, owner=past.assignee, person=past.reviewed_by, **common))
+    return lines
 
 
 def whole(data: DigestData, week: str, locale: str) -> Reply:

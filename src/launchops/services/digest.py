@@ -40,6 +40,7 @@ from launchops.messages.i18n import t
 from launchops.messages.reply import Reply
 from launchops.services.digest_chart import trend_png
 from launchops.services.digest_data import TREND_WEEKS, WEEK, DigestData, collect
+from launchops.services.digest_followup import DigestFollowup
 from launchops.services.directory import Directory, load_directory
 from launchops.store import read_scope, session_scope
 from launchops.store.digest_models import DigestClaim
@@ -111,6 +112,8 @@ class DigestService:
         self._locale = locale
         self._clock = clock
         self._on_enqueue = on_enqueue or (lambda: None)
+        # Assign / Mark reviewed on each pattern, and next week's account of them.
+        self.followup = DigestFollowup(engine, locale=locale)
 
     def set_wakeup(self, wake: Callable[[], None]) -> None:
         self._on_enqueue = wake
@@ -192,6 +195,12 @@ class DigestService:
             return []
         with read_scope(self._engine) as session:
             data = collect(session, directory, team_id, now)
+        if not data.quiet:
+            data.earlier.extend(self.followup.earlier(team_id, week))
+            if data.patterns:
+                with session_scope(self._engine) as session:
+                    ids = self.followup.record(session, team_id, week, data.patterns)
+                data.pattern_ids.extend(ids)
         chart = None if data.quiet else _chart(data)
         sent = []
         for channel in channels:

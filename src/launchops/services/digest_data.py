@@ -10,10 +10,11 @@ sees more than `MAX_DISTINCT_SUMMARIES` texts whatever the week's volume.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Final
 
@@ -33,6 +34,7 @@ __all__ = [
     "ComponentRate",
     "DigestData",
     "IncidentFigures",
+    "PastPattern",
     "Pattern",
     "collect",
     "team_components",
@@ -56,6 +58,14 @@ _NUMBERS = re.compile(r"\d+")
 class Pattern:
     count: int
     example: str  # a masked summary (the group's most frequent text)
+    component: str = ""  # the component id most of the example's cases came from
+
+    @property
+    def key(self) -> str:
+        """Stable across weeks: the component and the example with digits, case and spacing
+        normalised, hashed (the digest follow-up finds last week's row by it)."""
+        text = " ".join(_NUMBERS.sub("#", self.example.lower()).split())
+        return hashlib.sha256(f"{self.component}|{text}".encode()).hexdigest()[:32]
 
 
 @dataclass(frozen=True)
@@ -82,6 +92,16 @@ class IncidentFigures:
 
 
 @dataclass(frozen=True)
+class PastPattern:
+    """An earlier week's pattern as the follow-up section lists it (services/digest_followup)."""
+
+    iso_week: str
+    example: str
+    assignee: str | None  # the owner's name
+    reviewed_by: str | None  # the reviewer's name
+
+
+@dataclass(frozen=True)
 class DigestData:
     team_id: str
     team_name: str
@@ -96,6 +116,10 @@ class DigestData:
     gates_decided: list[tuple[str, str, str]] = field(default_factory=list)  # project, stage, how
     gates_pending: list[tuple[str, str]] = field(default_factory=list)  # project, stage
     trend: list[int] = field(default_factory=list)  # cases per week, oldest first
+    # Filled by the digest service when a round is sent: each pattern's follow-up row id (the
+    # buttons' value) and what became of earlier weeks' patterns.
+    pattern_ids: list[int] = field(default_factory=list)
+    earlier: list[PastPattern] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -181,7 +205,30 @@ def _patterns(
         .order_by(counted.desc(), _cases.c.summary)
         .limit(MAX_DISTINCT_SUMMARIES)
     ).all()
-    return cluster([(str(summary), int(n)) for summary, n in rows])
+    patterns = cluster([(str(summary), int(n)) for summary, n in rows])
+    return [
+        replace(p, component=_component_of(session, components, p.example, start, end))
+        for p in patterns
+    ]
+
+
+def _component_of(
+    session: Session, components: list[str], summary: str, start: datetime, end: datetime
+) -> str:
+    counted = func.count().label("n")
+    row = session.execute(
+        select(_cases.c.component_id, counted)
+        .where(
+            _cases.c.component_id.in_(components),
+            _cases.c.occurred_at >= start,
+            _cases.c.occurred_at < end,
+            _cases.c.summary == summary,
+        )
+        .group_by(_cases.c.component_id)
+        .order_by(counted.desc(), _cases.c.component_id)
+        .limit(1)
+    ).first()
+    return str(row[0]) if row else ""
 
 
 def cluster(counted: Sequence[tuple[str, int]], top: int = TOP_PATTERNS) -> list[Pattern]:
