@@ -118,10 +118,15 @@ def build_context(
             teams = TeamsAdapter(settings, chat=chat, messaging=messaging, ownership=ownership)
             senders["teams"] = teams.sender
         if settings.slack_enabled:
+            from launchops.adapters.slack.after_ack import AfterAck
             from launchops.adapters.slack.app import SlackAdapter
+            from launchops.adapters.slack.digest_actions import register_digest_actions
 
             slack = SlackAdapter(settings, chat=chat, messaging=messaging, ownership=ownership)
             senders["slack"] = slack.sender
+            register_digest_actions(
+                slack.app, slack.client, AfterAck(slack.sender), digests.followup
+            )
     # A crashed replica's claims come back after CLAIM_TTL: above every sender's HTTP timeout
     # (Slack 10 s, Teams 15 s), short enough that a page caught in a crash is not late.
     dispatcher = Dispatcher(

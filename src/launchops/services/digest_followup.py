@@ -249,6 +249,10 @@ class DigestFollowup:
         log.info("digest.pattern_reviewed", pattern=row.id, changed=bool(changed))
         return FollowupResult(Reply(text=text, private=True), True, bool(changed))
 
+    def locale_of(self, platform: str, user_ids: tuple[str, ...]) -> str:
+        """The language the clicker reads."""
+        return self._who(platform, user_ids)[0]
+
     # helpers -------------------------------------------------------------------------------
     def _who(self, platform: str, user_ids: tuple[str, ...]) -> tuple[str, str | None, Directory]:
         directory = self._directory.get()
