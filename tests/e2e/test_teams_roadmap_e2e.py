@@ -20,7 +20,9 @@ from sqlmodel import Session, select
 
 from launchops.store.gate_models import GateRequest
 from launchops.store.roadmap_models import ProjectStop, RoadmapNudge, StageExtension
+from tests.conftest import create_postgres_database, drop_postgres_database
 from tests.e2e.harness import RunningApp, make_settings, running_app
+from tests.e2e.process import ServeProcess
 from tests.e2e.test_teams_gates_e2e import in_ml_channel, press
 from tests.e2e.test_teams_incidents_e2e import ALICE, inputs, personal_chat, plain, texts
 from tests.fakes.teams_connector import FakeBotConnector, RecordedActivity
@@ -195,3 +197,45 @@ def test_past_the_limit_the_sponsor_is_told_once_on_teams(
         )
         kinds = [(n.project_id, n.kind) for n in rows(running, RoadmapNudge)]
         assert ("ticket-summarizer", "limit") in kinds and len(kinds) == len(set(kinds))
+
+
+def sent_to(connector: FakeBotConnector, user: dict[str, str], words: str) -> int:
+    """Messages to `user` (in any conversation) that say `words`."""
+    return sum(
+        1
+        for r in connector.calls("send_to_conversation")
+        if (r.activity.get("recipient") or {}).get("id") == user["id"] and words in said(r)
+    )
+
+
+def test_two_replicas_and_a_crash_send_each_nudge_once_on_teams(
+    tmp_path: Path, connector: FakeBotConnector
+) -> None:
+    url, name = create_postgres_database()
+    bot_env = {
+        "LAUNCHOPS_DATABASE_URL": url,
+        "LAUNCHOPS_CONFIG_DIR": str(fast_roadmap(tmp_path, timebox=3, limit=6)),
+        "LAUNCHOPS_TEAMS_ANONYMOUS": "true",
+        "LAUNCHOPS_TEAMS_SERVICE_URL": connector.url,
+        "LAUNCHOPS_CHAT_PLATFORMS": "teams",
+        "LAUNCHOPS_API_TOKEN": "t",
+    }
+    over = "Support assistant is over its hard limit"
+    try:
+        with ServeProcess(bot_env, tmp_path, "b"):
+            first = ServeProcess(bot_env, tmp_path, "a").start()
+            try:
+                nudge(connector, DAN, over)
+            finally:
+                first.kill()  # SIGKILL one replica once the limit notices are out
+            with ServeProcess(bot_env, tmp_path, "a2"):
+                time.sleep(4)  # sweeps on both replicas: nothing may be sent again
+                for project in ("Support assistant", "Ticket summarizer"):
+                    limit = f"{project} is over its hard limit"
+                    assert sent_to(connector, DAN, limit) == 1, project
+                assert sent_to(connector, BOB, "Ticket summarizer is over its hard limit") == 1
+                assert sent_to(connector, ALICE, over) == 1
+                assert sent_to(connector, BOB, TIMEBOX_UP) <= 1
+                assert sent_to(connector, ALICE, TIMEBOX_UP) <= 1
+    finally:
+        drop_postgres_database(name)
