@@ -87,6 +87,7 @@ ACTION_INPUTS: Final = {
         before=(ActionInput("when", "teams.roadmap.when", 40, multiline=False),),
     ),
     "roadmap_stop": ActionInput("reason", "teams.roadmap.stop_reason", MAX_ROADMAP_REASON_CHARS),
+    "digest_assign": ActionInput("owner", "teams.digest.assign", 100, multiline=False),
 }
 
 

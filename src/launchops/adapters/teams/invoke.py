@@ -20,6 +20,7 @@ from http import HTTPStatus
 from typing import Any, Final
 
 from launchops.adapters.teams.activity import PLATFORM, RUN_COMMAND, Turn, dedupe_key
+from launchops.adapters.teams.digest_actions import digest_works
 from launchops.adapters.teams.forms import (
     ACTION_INPUTS,
     FORM_VERB,
@@ -112,6 +113,7 @@ class CardActions:
             "roadmap_request_gate": partial(self._roadmap, "gate"),
             "roadmap_extend": partial(self._roadmap, "extend"),
             "roadmap_stop": partial(self._roadmap, "stop"),
+            **digest_works(chat),  # the digest's Assign and Mark reviewed
         }
 
     def execute(self, verb: str, turn: Turn, data: dict[str, Any]) -> dict[str, Any] | None:
