@@ -160,6 +160,16 @@ def test_failure_records_a_masked_case_by_that_person(chat: ChatCore, engine: En
     assert case.source == "chat" and "kim@example.com" not in case.summary
 
 
+def test_a_retried_failure_request_is_stored_once(chat: ChatCore, engine: Engine) -> None:
+    asker = Asker(platform="slack", user_ids=("U0CAROL",), request_key="slack:trigger:1.2.3")
+    first = chat.answer("failure rag: stale index", asker)
+    again = chat.answer("failure rag: stale index", asker)
+    assert first.error is None and again.reply.text == first.reply.text
+    other = Asker(platform="slack", user_ids=("U0CAROL",), request_key="slack:trigger:4.5.6")
+    chat.answer("failure rag: stale index", other)
+    assert len(_cases(engine)) == 2
+
+
 def test_failure_for_an_unknown_component_suggests_and_writes_nothing(
     chat: ChatCore, engine: Engine
 ) -> None:

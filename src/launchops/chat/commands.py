@@ -192,7 +192,7 @@ class ChatCore:
             case Projects():
                 return self._roadmap.projects(command, locale)
             case RecordFailure():
-                return self._roadmap.failure(command, viewer, locale)
+                return self._roadmap.failure(command, viewer, locale, asker.request_key)
             case Digest():
                 team = self._people.team_for_channel(asker.platform, asker.channel)
                 return self._roadmap.digest(command, viewer, team, locale)

@@ -10,6 +10,7 @@ nor sponsor, a missing reason) are raised before anything is written.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from launchops.chat.grammar import Digest, Projects, RecordFailure, RoadmapDecision
@@ -68,10 +69,17 @@ class RoadmapChat:
         return reply.model_copy(update={"private": True})
 
     # recording ---------------------------------------------------------------------------
-    def failure(self, command: RecordFailure, viewer: Viewer, locale: str) -> Reply:
+    def failure(
+        self, command: RecordFailure, viewer: Viewer, locale: str, request_key: str | None = None
+    ) -> Reply:
+        """Record the case; a platform's retry of the same request (same `request_key`) finds
+        the case stored first, through the failure service's one-case-per-trace rule."""
         if self.failures is None:
             raise RuntimeError("failure service not wired")  # pragma: no cover - wiring error
-        case = NewCase(component=command.component, summary=command.text)
+        trace = None
+        if request_key:
+            trace = "chat-" + hashlib.sha256(request_key.encode()).hexdigest()[:20]
+        case = NewCase(component=command.component, summary=command.text, trace_id=trace)
         try:
             stored = self.failures.record([case], source="chat", person_id=viewer.person_id)
         except UnknownComponents as error:
