@@ -114,9 +114,11 @@ def build_context(
         if settings.teams_enabled:
             # Only then: a Slack-only install must not answer, or call, anything Teams.
             from launchops.adapters.teams.app import TeamsAdapter
+            from launchops.adapters.teams.digest_actions import attach as attach_digest_actions
 
             teams = TeamsAdapter(settings, chat=chat, messaging=messaging, ownership=ownership)
             senders["teams"] = teams.sender
+            attach_digest_actions(chat, digests.followup)  # the digest's Teams buttons
         if settings.slack_enabled:
             from launchops.adapters.slack.after_ack import AfterAck
             from launchops.adapters.slack.app import SlackAdapter

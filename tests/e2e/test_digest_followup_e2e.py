@@ -133,3 +133,104 @@ def test_slack_assign_and_mark_reviewed_then_next_weeks_digest_lists_them(
         assert "Follow-up from earlier weeks" in thread
         assert "“Timeout after" in thread and "assigned to Alice Kim, still open" in thread
         assert "“Refused a harmless billing question”: reviewed by Alice Kim" in thread
+
+
+# Teams -------------------------------------------------------------------------------------------
+BOB_TEAMS = {"id": "29:1bob", "name": "Bob Lee", "aadObjectId": "aad-bob"}
+ALICE_TEAMS = {"id": "29:1alice", "name": "Alice Kim", "aadObjectId": "aad-alice"}
+HENRY_TEAMS = {"id": "29:1henry", "name": "Henry Ford", "aadObjectId": "aad-henry"}
+
+
+def test_teams_assign_and_mark_reviewed_and_the_chart_in_a_card(sqlite_url: str) -> None:
+    from tests.e2e.harness import make_settings
+    from tests.e2e.test_teams_incidents_e2e import execute, plain
+    from tests.e2e.test_teams_incidents_e2e import post as post_teams
+    from tests.fakes.cards import validate_adaptive_card
+    from tests.fakes.teams_connector import FakeBotConnector, RecordedActivity
+
+    def card_with(record: RecordedActivity, title: str) -> bool:
+        return any(
+            a.get("title") == title for card in record.cards for a in card.get("actions") or []
+        )
+
+    def press(
+        app: RunningApp,
+        connector: FakeBotConnector,
+        user: dict[str, str],
+        record: RecordedActivity,
+        title: str,
+        typed: dict[str, str] | None = None,
+        value: str | None = None,
+    ) -> str:
+        [action] = [a for a in record.cards[0]["actions"] if a["title"] == title]
+        if action["type"] == "Action.ShowCard":  # Assign: its owner box, then its button
+            [box] = action["card"]["body"]
+            assert box["type"] == "Input.Text" and box["id"] == "owner"
+            [action] = action["card"]["actions"]
+        data = dict(action["data"]) | (typed or {})
+        if value is not None:
+            data["value"] = value
+        answer = post_teams(app, execute(connector, user, record, action["verb"], data))
+        assert answer.status_code == 200, answer.text
+        return str(answer.json()["value"])
+
+    now = datetime.now(UTC)
+    with FakeBotConnector() as connector:
+        settings = make_settings(
+            sqlite_url,
+            LAUNCHOPS_TEAMS_SERVICE_URL=connector.url,
+            LAUNCHOPS_TEAMS_ANONYMOUS="true",
+            LAUNCHOPS_CHAT_PLATFORMS="teams",
+        )
+        with running_app(settings) as app:
+            with app.client() as client:
+                answer = client.post("/api/v1/failures", json={"cases": _cases(now)}, headers=TOKEN)
+                assert answer.status_code == 201, answer.text
+            digests = app.ctx.digests
+            assert digests is not None
+            digests.send(team_id="ml")
+            [patterns] = connector.wait_for(1, predicate=lambda r: card_with(r, "Assign 1"))
+            assert validate_adaptive_card(patterns.cards[0]) == []
+            # The trend chart: an Image with a PNG data URL in a valid card.
+            [chart] = connector.wait_for(
+                1,
+                predicate=lambda r: any(
+                    b.get("type") == "Image" for c in r.cards for b in c.get("body", [])
+                ),
+            )
+            assert validate_adaptive_card(chart.cards[0]) == []
+            [image] = [b for b in chart.cards[0]["body"] if b["type"] == "Image"]
+            assert image["url"].startswith("data:image/png;base64,iVBOR")
+
+            said = press(app, connector, BOB_TEAMS, patterns, "Assign 1", {"owner": "Data team"})
+            assert "assigned to Data team" in plain(said)
+            again = press(app, connector, BOB_TEAMS, patterns, "Assign 1", {"owner": "data"})
+            assert "already assigned to Data team" in plain(again)
+            reviewed = press(app, connector, ALICE_TEAMS, patterns, "Mark 2 reviewed")
+            assert "is marked reviewed" in plain(reviewed)
+            retried = press(app, connector, ALICE_TEAMS, patterns, "Mark 2 reviewed")
+            assert "already marked reviewed by Alice Kim" in plain(retried)
+            stranger = press(app, connector, HENRY_TEAMS, patterns, "Mark 1 reviewed")
+            assert "Only members of ML team" in plain(stranger)
+            forged = press(app, connector, BOB_TEAMS, patterns, "Mark 1 reviewed", value="x1")
+            assert "does not match any failure pattern" in plain(forged)
+
+            connector.clear()
+            later = DigestService(
+                app.ctx.engine, platforms=("teams",), clock=lambda: now + timedelta(days=7)
+            )
+            later.set_wakeup(app.ctx.dispatcher.wake)
+            later.send(team_id="ml")
+
+            def card_text(record: RecordedActivity) -> str:
+                return plain(
+                    " ".join(str(b.get("text", "")) for c in record.cards for b in c["body"])
+                )
+
+            [followup] = connector.wait_for(
+                1, predicate=lambda r: "Follow-up from earlier weeks" in card_text(r)
+            )
+            shown = card_text(followup)
+            assert "assigned to Data team, still open" in shown
+            assert "reviewed by Alice Kim" in shown
+        connector.assert_valid()
