@@ -202,18 +202,21 @@ class Leadership:
     def _become_leader(self, *, reason: str) -> None:
         now = datetime.now(UTC)
         scheduler = self._scheduler
+        due: list[str] = []
         if scheduler is not None:
             # Runs missed while following (or paused) happen now rather than being dropped
-            # as misfires: an escalation due during the hand-over goes out at once.
+            # as misfires: an escalation due during the hand-over goes out at once, and the
+            # digest check catches up like after a restart.
             for job in scheduler.get_jobs():
                 if job.next_run_time is not None and job.next_run_time <= now:
                     job.modify(next_run_time=now)
+                    due.append(str(job.id))
             scheduler.resume()
         with self._state:
             self._is_leader = True
             self._since = now
         LEADER.set(1)
-        log.info("leader.elected", reason=reason, backend=self._backend)
+        log.info("leader.elected", reason=reason, backend=self._backend, run_now=due)
 
     def _become_follower(self, *, reason: str, error: str | None = None) -> None:
         if self._scheduler is not None and self._scheduler.running:
