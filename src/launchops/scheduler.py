@@ -1,7 +1,7 @@
-"""In-process jobs (APScheduler 3.x). Today: picking up config changes without a restart.
+"""In-process jobs (APScheduler 3.x): sweeps, digests, reports, config reloads.
 
-Each job is idempotent, so several replicas running it is harmless; later jobs that must run
-once per cluster (escalations, digests) claim their work in the store.
+With several replicas they run on the leader only (leader.py); each job is idempotent anyway,
+claiming its work in the store, so a moment of two leaders is harmless.
 """
 
 from __future__ import annotations
@@ -109,8 +109,9 @@ def build_scheduler(
     nudges: RoadmapNudger | None = None,
     monthly_reports: MonthlyReporter | None = None,
 ) -> BackgroundScheduler:
-    """Jobs are safe to run on every replica: the escalation sweep claims each step in the
-    store (SKIP LOCKED / compare-and-set), so no leader election is needed for it."""
+    """The jobs, not started. `serve` runs them on the leader among replicas only (leader.py
+    pauses them elsewhere); each is still safe to run on several at once: the sweeps claim
+    each step in the store (SKIP LOCKED / compare-and-set), a digest its (channel, week)."""
     scheduler = BackgroundScheduler(timezone="UTC")
     if reloader is not None:
         scheduler.add_job(

@@ -259,6 +259,9 @@ def test_three_replicas_one_leader_failover_escalations_and_digest_once(
         _declare(followers[1], slack, "timeouts on search", "k2")
         second, failover_1 = _kill_leader_and_time_failover(first, followers)
         _wait_escalations(slack, 2, timeout=ACK_SECONDS + 20)
+        deadline = time.monotonic() + 5  # the log line and the post race by milliseconds
+        while not _escalations(second) and time.monotonic() < deadline:
+            time.sleep(0.1)
         assert _escalations(first) == [1] and _escalations(second) == [2], _events(replicas)
         # The page itself went out from any replica (a dead one's claim lapses, CLAIM_TTL).
         _wait_dms(slack, "U0CHRIS", 2, timeout=CLAIM_TTL_SECONDS + 15)
