@@ -7,6 +7,7 @@ the commit loses no message, and a rollback sends none. The dispatcher delivers 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Final
@@ -14,6 +15,7 @@ from typing import Any, Final
 from sqlalchemy import Table, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import ReturningInsert
 
 from launchops.messages.reply import Reply
 from launchops.store.models import OutboxMessage
@@ -98,20 +100,29 @@ def enqueue(
         "ordering_key": ordering_key,
         "priority": priority,
     }
-    dialect = session.get_bind().dialect.name
-    statement: postgresql.Insert | sqlite.Insert
-    if dialect == "postgresql":
-        statement = postgresql.insert(outbox_table).values(values)
-        statement = statement.on_conflict_do_nothing(index_elements=["dedupe_key"])
-    elif dialect == "sqlite":
-        statement = sqlite.insert(outbox_table).values(values)
-        statement = statement.on_conflict_do_nothing(index_elements=["dedupe_key"])
-    else:  # pragma: no cover - the store supports exactly these two
-        raise NotImplementedError(f"outbox has no conflict-free insert for {dialect}")
-    new_id = session.execute(statement.returning(outbox_table.c.id)).scalar_one_or_none()
+    statement = _insert_statement(session.get_bind().dialect.name)
+    # On the session's connection, not through Session.execute: that would first flush the
+    # objects the caller added (a P0's responders and card records, one INSERT each, per
+    # row queued); left pending, they are flushed together, as batches, at the commit.
+    new_id = session.connection().execute(statement, values).scalar_one_or_none()
     if new_id is not None:
         session.info[ENQUEUED] = True
     return None if new_id is None else int(new_id)
+
+
+@functools.cache
+def _insert_statement(dialect: str) -> ReturningInsert[Any]:
+    """One conflict-free INSERT … RETURNING id per dialect, built once and run with each row's
+    values as parameters: a statement built per row (a P0 queues hundreds) was keyed anew."""
+    statement: postgresql.Insert | sqlite.Insert
+    if dialect == "postgresql":
+        statement = postgresql.insert(outbox_table)
+    elif dialect == "sqlite":
+        statement = sqlite.insert(outbox_table)
+    else:  # pragma: no cover - the store supports exactly these two
+        raise NotImplementedError(f"outbox has no conflict-free insert for {dialect}")
+    statement = statement.on_conflict_do_nothing(index_elements=["dedupe_key"])
+    return statement.returning(outbox_table.c.id)
 
 
 def result_of(session: Session, outbox_id: int) -> dict[str, Any] | None:
