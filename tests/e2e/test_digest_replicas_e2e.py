@@ -2,7 +2,9 @@
 
 Two `launchops digest send --now` processes started at the same moment, and two `launchops
 serve` replicas whose scheduled fire is due together: each team channel gets one top-level
-digest in the loopback Slack and one claim row in the store, whoever won.
+digest in the loopback Slack and one claim row in the store, whoever won. (Since the
+scheduler runs on the leader only, the serve replicas' case mostly checks that the leader
+sends and the other adds nothing; the claim race itself is the two `digest send` processes.)
 """
 
 from __future__ import annotations
