@@ -132,7 +132,8 @@ class Leadership:
         self._lock_engine = create_engine(
             url, poolclass=NullPool, isolation_level="AUTOCOMMIT", connect_args=_LOCK_CONNECT_ARGS
         )
-        self.check()  # the first replica up leads from its first second
+        if not self.check():  # the first replica up leads from its first second
+            log.info("leader.following", interval=self._interval)
         self._thread = threading.Thread(target=self._run, name="launchops-leader", daemon=True)
         self._thread.start()
 

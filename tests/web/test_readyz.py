@@ -18,6 +18,7 @@ import pytest
 import sqlalchemy as sa
 from apscheduler.schedulers.background import BackgroundScheduler
 from fastapi import FastAPI
+from pydantic import ValidationError
 
 from launchops.delivery.outbox import enqueue
 from launchops.leader import LOCK_KEY, Leadership
@@ -37,6 +38,14 @@ def pg_url() -> Iterator[str]:
         yield url
     finally:
         drop_postgres_database(name)
+
+
+def test_the_check_interval_stays_inside_the_failover_budget(sqlite_url: str) -> None:
+    assert make_settings(sqlite_url).leader_check_seconds == 2.0
+    faster = make_settings(sqlite_url, LAUNCHOPS_LEADER_CHECK_SECONDS="0.5")
+    assert faster.leader_check_seconds == 0.5
+    with pytest.raises(ValidationError):
+        make_settings(sqlite_url, LAUNCHOPS_LEADER_CHECK_SECONDS="30")
 
 
 def test_sqlite_replica_is_ready_and_always_leader(sqlite_url: str) -> None:
