@@ -81,3 +81,30 @@ def running_app(settings: Settings) -> Iterator[RunningApp]:
         thread.join(timeout=10)
         sock.close()
         ctx.close()
+
+
+_WRITE_WORDS = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+
+
+def wait_for_quiet_store(app: RunningApp, *, quiet: float = 1.5, limit: float = 20.0) -> None:
+    """Wait until the app's own jobs have done their start-up work (the first roadmap nudge
+    sweep, a config check) and `quiet` seconds pass without a write, so that a test
+    counting the writes of one request counts only that request's."""
+    from sqlalchemy import event
+
+    last = [time.monotonic()]
+
+    def on_execute(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().upper().startswith(_WRITE_WORDS):
+            last[0] = time.monotonic()
+
+    engine = app.ctx.engine
+    event.listen(engine, "before_cursor_execute", on_execute)
+    try:
+        deadline = time.monotonic() + limit
+        while time.monotonic() - last[0] < quiet:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the store never went {quiet} s without a write")
+            time.sleep(0.1)
+    finally:
+        event.remove(engine, "before_cursor_execute", on_execute)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from tests.e2e.harness import RunningApp, make_settings, running_app
+from tests.e2e.harness import RunningApp, make_settings, running_app, wait_for_quiet_store
 from tests.e2e.slack_ack import ack_answer
 from tests.fakes.slack_api import FakeSlackAPI
 from tests.fakes.slack_requests import FORM, sign, slash_command_body
@@ -65,6 +65,7 @@ def app(sqlite_url: str, slack: FakeSlackAPI) -> Iterator[RunningApp]:
     with running_app(settings) as running:
         # The dispatcher and the scheduler write on their own: not part of what is counted.
         running.ctx.dispatcher.stop()
+        wait_for_quiet_store(running)
         yield running
 
 

@@ -24,7 +24,7 @@ from launchops.services.config_sync import config_digest
 from launchops.store import session_scope
 from launchops.store.models import Component, ConfigRevision
 from tests.conftest import CONFIG_DIR
-from tests.e2e.harness import RunningApp, make_settings, running_app
+from tests.e2e.harness import RunningApp, make_settings, running_app, wait_for_quiet_store
 from tests.e2e.test_teams_e2e import card_of, message, post, reply_to
 from tests.fakes.teams_connector import FakeBotConnector
 
@@ -90,6 +90,7 @@ def app(db_url: str, connector: FakeBotConnector) -> Iterator[RunningApp]:
         db_url, LAUNCHOPS_TEAMS_SERVICE_URL=connector.url, LAUNCHOPS_TEAMS_ANONYMOUS="true"
     )
     with running_app(settings) as running:
+        wait_for_quiet_store(running)  # the scheduler's start-up work (a roadmap nudge)
         yield running
 
 
