@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import insert, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -19,7 +19,7 @@ from launchops.services.monthly_report import MonthlyReporter, first_working_day
 from launchops.store import session_scope
 from launchops.store.feedback_models import FailureCase, SliSample
 from launchops.store.gate_models import GateRequest, ProjectStage
-from launchops.store.models import Incident, OutboxMessage
+from launchops.store.models import ConfigRevision, Incident, OutboxMessage
 from tests.conftest import CONFIG_DIR
 
 NOV = datetime(2026, 11, 1, tzinfo=UTC)
@@ -46,6 +46,7 @@ def _incident(severity: str, declared: datetime, ack: int | None, resolve: int |
 @pytest.fixture
 def synced(engine: Engine) -> Engine:
     sync_config(engine, load_config(CONFIG_DIR), source="config", actor="test")
+    _installed(engine, datetime(2026, 10, 15, tzinfo=UTC))
     with session_scope(engine) as session:
         stage = session.get(ProjectStage, "support-assistant")
         assert stage is not None
@@ -109,6 +110,14 @@ def synced(engine: Engine) -> Engine:
     return engine
 
 
+def _installed(engine: Engine, when: datetime) -> None:
+    """Date the organisation's first config sync (scheduled reports never cover a month that
+    ended before it)."""
+    with Session(engine) as session:
+        session.execute(update(ConfigRevision).values(loaded_at=when))
+        session.commit()
+
+
 def _reporter(engine: Engine, now: datetime) -> MonthlyReporter:
     return MonthlyReporter(
         engine,
@@ -163,3 +172,12 @@ def test_due_from_nine_on_the_first_working_day(synced: Engine) -> None:
     assert _reporter(synced, datetime(2026, 12, 1, 0, 30, tzinfo=UTC)).run_due() == 1
     assert _reporter(synced, datetime(2026, 12, 3, 0, 30, tzinfo=UTC)).run_due() == 0
     assert {m.dedupe_key.split(":")[2] for m in _reports(synced) if m.dedupe_key} == {"2026-11"}
+
+
+def test_a_month_that_ended_before_the_first_sync_is_never_sent(synced: Engine) -> None:
+    # Installed on 1 December: November's report would speak of a month the bot never saw.
+    _installed(synced, datetime(2026, 12, 1, 0, 10, tzinfo=UTC))
+    assert _reporter(synced, datetime(2026, 12, 1, 0, 30, tzinfo=UTC)).run_due() == 0
+    assert _reports(synced) == []
+    # A month it did see is sent as usual (January 2027's first working day is the 1st).
+    assert _reporter(synced, datetime(2027, 1, 1, 0, 30, tzinfo=UTC)).run_due() == 1

@@ -8,6 +8,7 @@ import threading
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -90,6 +91,16 @@ def _sync(engine: Engine, config: OrgConfig, *, source: str, actor: str) -> Sync
         session.flush()
         assert revision.id is not None
         return SyncResult(revision.id, True, counts)
+
+
+def installed_at(session: Session) -> datetime | None:
+    """When the organisation's first config revision was loaded: scheduled reports (the
+    weekly digest, the monthly report) never cover a period that ended before it, so a new
+    install does not greet its channels with reports of a time it did not see."""
+    first: datetime | None = session.exec(
+        select(ConfigRevision.loaded_at).order_by(col(ConfigRevision.id)).limit(1)
+    ).first()
+    return first
 
 
 def latest_revision(session: Session) -> ConfigRevision | None:

@@ -38,13 +38,13 @@ from launchops.delivery import outbox
 from launchops.messages import digest_views as views
 from launchops.messages.i18n import t
 from launchops.messages.reply import Reply
+from launchops.services.config_sync import installed_at
 from launchops.services.digest_chart import trend_png
 from launchops.services.digest_data import TREND_WEEKS, WEEK, DigestData, collect
 from launchops.services.digest_followup import DigestFollowup
 from launchops.services.directory import Directory, load_directory
 from launchops.store import read_scope, session_scope
 from launchops.store.digest_models import DigestClaim
-from launchops.store.models import ConfigRevision
 from launchops.store.types import utcnow
 
 __all__ = ["UPLOAD_KIND", "DigestService", "SentDigest", "UnknownTeam", "iso_week", "scheduled_at"]
@@ -146,7 +146,7 @@ class DigestService:
         now = self._clock()
         with read_scope(self._engine) as session:
             directory = load_directory(session)
-            since = _installed_at(session)
+            since = installed_at(session)
             if since is None:
                 return []
             due: dict[str, str] = {}
@@ -288,15 +288,6 @@ def _chart(data: DigestData) -> bytes:
     labels = [(data.end - WEEK * (TREND_WEEKS - n)).strftime("%m-%d") for n in range(TREND_WEEKS)]
     counts = data.trend or [0] * TREND_WEEKS
     return trend_png(counts, labels, "Failure cases per week, last 8 weeks")
-
-
-def _installed_at(session: Session) -> datetime | None:
-    """When the organisation's first config revision was loaded."""
-    revisions = ConfigRevision.__table__  # type: ignore[attr-defined]
-    first: datetime | None = session.execute(
-        select(revisions.c.loaded_at).order_by(revisions.c.id).limit(1)
-    ).scalar_one_or_none()
-    return first
 
 
 def _claimed(session: Session, weeks: set[str]) -> set[tuple[str, str]]:

@@ -28,6 +28,7 @@ from launchops.domain.errors import BadCommand
 from launchops.domain.reports import MonthlyReport
 from launchops.domain.slo import objectives_for
 from launchops.messages import roadmap_views as views
+from launchops.services.config_sync import installed_at
 from launchops.services.destinations import dm_destination
 from launchops.services.directory import Directory, DirectoryCache, ProjectInfo
 from launchops.services.gate_records import find_project
@@ -55,6 +56,11 @@ def month_bounds(month: str) -> tuple[datetime, datetime]:
     except ValueError:
         raise BadCommand("roadmap.error.bad_month", given=month[:20]) from None
     return start, _next_month(start)
+
+
+def _as_utc(moment: datetime) -> datetime:
+    """SQLite hands timestamps back naive (they are stored in UTC)."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _next_month(start: datetime) -> datetime:
@@ -144,11 +150,15 @@ class MonthlyReporter:
         """The scheduler's job: last month's reports, once due this month (see module doc)."""
         with read_scope(self._engine) as session:
             zone = ZoneInfo(self._directory.get(session).policy.digest.timezone)
+            since = installed_at(session)
         local = self._clock().astimezone(zone)
         due_day = first_working_day(local.year, local.month)
         if (local.day, local.time()) < (due_day, SEND_AT):
             return 0
-        return self.send(_previous_month(local), by="scheduler")
+        month = _previous_month(local)
+        if since is None or _as_utc(since) >= month_bounds(month)[1]:
+            return 0  # the month ended before this organisation's first sync
+        return self.send(month, by="scheduler")
 
     def _deliver(
         self,
