@@ -92,3 +92,35 @@ def test_broken_config_with_no_earlier_one_fails(sqlite_url: str, tmp_path: Path
     )
     with pytest.raises(ConfigError):
         prepare_store(settings, actor="t")
+
+
+def test_replicas_syncing_a_new_postgresql_database_at_once_sync_it_once() -> None:
+    """Replicas started together on a new database each run the first sync: one writes the
+    catalog, the others wait for it and find it done (before, a duplicate person failed them)."""
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    from launchops.store import make_engine, upgrade_schema
+    from tests.conftest import create_postgres_database, drop_postgres_database
+
+    url, name = create_postgres_database()
+    engines: list[Engine] = []
+    try:
+        upgrade_schema(url)
+        config = load_config(CONFIG_DIR)
+        engines = [make_engine(url) for _ in range(3)]
+        start = Barrier(len(engines))
+
+        def sync(engine: Engine) -> bool:
+            start.wait()
+            return sync_config(engine, config, source="config", actor="replica").changed
+
+        with ThreadPoolExecutor(len(engines)) as pool:
+            changed = list(pool.map(sync, engines))
+        assert sorted(changed) == [False, False, True]
+        with session_scope(engines[0]) as session:
+            assert session.exec(select(func.count()).select_from(ConfigRevision)).one() == 1
+    finally:
+        for engine in engines:
+            engine.dispose()
+        drop_postgres_database(name)

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -23,6 +24,9 @@ from launchops.store.types import utcnow
 # In-memory views of the catalog (services/directory.py) to tell when a revision lands here.
 _listeners: list[weakref.WeakMethod[Callable[[], None]]] = []
 _listeners_lock = threading.Lock()
+
+# A PostgreSQL advisory lock key of its own (the migration and leader locks use others).
+_SYNC_LOCK_KEY = 0x4C4F5359  # "LOSY"
 
 
 def on_synced(callback: Callable[[], None]) -> None:
@@ -71,6 +75,10 @@ def _sync(engine: Engine, config: OrgConfig, *, source: str, actor: str) -> Sync
         "projects": len(config.catalog.projects),
     }
     with session_scope(engine) as session:
+        if engine.dialect.name == "postgresql":
+            # Replicas starting together on a new database would each insert the catalog
+            # (duplicate people): one syncs, the others wait here and then find it done.
+            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SYNC_LOCK_KEY})
         latest = latest_revision(session)
         if latest is not None and latest.digest == digest:
             assert latest.id is not None
