@@ -30,12 +30,12 @@ from bench import Options
 from launchops.config.models import Component as ComponentConfig
 from launchops.config.models import OrgConfig
 from launchops.domain.errors import NotFound
-from launchops.domain.text import normalize_key
 from launchops.services.config_sync import sync_config
 from launchops.services.ownership import OwnershipService
 from launchops.services.people import Viewer
 from launchops.store import make_engine, upgrade_schema
 from launchops.store.models import Component
+from launchops.text import normalize_key
 
 SEED = 20240607  # fixed, so two runs time the same catalog and the same queries
 WARMUP = 50
