@@ -119,7 +119,7 @@ def console(
         ConsoleChat(ctx.chat, as_person=as_person or "").loop()
         ctx.dispatcher.drain(timeout=5)
     finally:
-        scheduler.shutdown(wait=False)
+        scheduler.shutdown(wait=True)  # a running sweep finishes before the engine is closed
         ctx.close()
 
 

@@ -142,7 +142,7 @@ class Leadership:
         if self._thread is not None:
             self._thread.join(timeout=10)
         if self._scheduler is not None and self._scheduler.running:
-            self._scheduler.shutdown(wait=False)
+            self._scheduler.shutdown(wait=True)  # a running sweep finishes before the engine goes
         with self._state:
             was_leader = self._is_leader
             self._is_leader = False
