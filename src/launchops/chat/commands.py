@@ -255,12 +255,7 @@ class ChatCore:
             case AttestGate(request_id=request_id, item=item, ok=ok, value=value):
                 key = evidence_key(item)
                 view = gates.attest(request_id, key, ok, self.actor(asker, viewer), value=value)
-                ref = t("gate.ref", locale, id=view.id)
-                label = t(f"gate.evidence.{key}", locale)
-                mark = t("gate.mark.ok" if ok else "gate.mark.failed", locale)
-                return Reply(
-                    text=t("gate.attested", locale, ref=ref, item=f"{mark} {label}"), private=True
-                )
+                return gate_views.attested_reply(view, key, ok, locale)
         raise AssertionError(f"unhandled command {command!r}")  # pragma: no cover
 
     @staticmethod

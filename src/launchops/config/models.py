@@ -7,11 +7,19 @@ Cross-references (a team's on-call person exists, a RACI party is known) are che
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import date, timedelta
 from types import MappingProxyType
-from typing import Annotated, Final, Literal
+from typing import Annotated, Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 Area = Literal["model", "infra", "data", "ux", "policy"]
 Classification = Literal["public", "internal", "confidential", "pii"]
@@ -227,12 +235,66 @@ class IncidentPolicy(_Strict):
     channel_prefix: str = Field("inc", pattern=r"^[a-z][a-z0-9-]{0,20}$")
 
 
+_NOT_WORD = re.compile(r"[^\w]+")
+DELIVERABLE_ID_CHARS: Final = 50  # `deliverable.<id>` fits an attestation key (64)
+
+
+def deliverable_id(name: str) -> str:
+    """`Demo-able prototype` → `demo-able-prototype`: how a deliverable is named in chat
+    (`gate attest <n> demo-able-prototype yes <url>`) and in a request's evidence."""
+    return _NOT_WORD.sub("-", name.strip().lower()).strip("-_")
+
+
+def _deliverable_name(name: str) -> str:
+    ident = deliverable_id(name)
+    if not ident:
+        raise ValueError("a deliverable needs a name with letters or digits")
+    if len(ident) > DELIVERABLE_ID_CHARS:
+        raise ValueError(f"a deliverable name is at most {DELIVERABLE_ID_CHARS} characters")
+    return name.strip()
+
+
+Deliverable = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_deliverable_name)]
+
+# The guide's deliverables per stage: what a gate out of the stage lists, each with its link.
+DEFAULT_DELIVERABLES: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
+    {
+        "explore": ("candidate use cases", "priority matrix", "selected use case and rationale"),
+        "poc": (
+            "technical validation report",
+            "demo-able prototype",
+            "quality results",
+            "pilot proposal",
+        ),
+        "pilot": (
+            "results report",
+            "satisfaction survey",
+            "running-cost analysis",
+            "production migration plan",
+        ),
+        "production": ("dashboard", "runbook", "incident playbook", "monthly report"),
+    }
+)
+
+
 class StageClock(_Strict):
-    """A stage's timebox (the owner is nudged) and hard limit (the sponsor is told)."""
+    """A stage's timebox (the owner is nudged), hard limit (the sponsor is told) and the
+    deliverables a gate out of it lists (absent: the guide's; `[]`: none)."""
 
     timebox: str | None = None
     limit: str | None = None
-    deliverables: list[Annotated[str, Field(min_length=1, max_length=200)]] | None = None
+    deliverables: list[Deliverable] | None = None
+
+    @field_validator("deliverables")
+    @classmethod
+    def _distinct(cls, value: list[str] | None) -> list[str] | None:
+        seen: set[str] = set()
+        for name in value or ():
+            ident = deliverable_id(name)
+            if ident in seen:
+                raise ValueError(f"deliverable '{name}' is listed twice")
+            seen.add(ident)
+        return value
 
     @field_validator("timebox", "limit")
     @classmethod
@@ -250,6 +312,14 @@ class StageClock(_Strict):
         ):
             raise ValueError(f"limit {self.limit} is shorter than the timebox {self.timebox}")
         return self
+
+
+def stage_deliverables(roadmap: Mapping[Any, StageClock], stage: str) -> tuple[str, ...]:
+    """The deliverables of `stage` as `roadmap:` says, else the guide's."""
+    rule = roadmap.get(stage)
+    if rule is not None and rule.deliverables is not None:
+        return tuple(rule.deliverables)
+    return DEFAULT_DELIVERABLES.get(stage, ())
 
 
 def _default_roadmap() -> dict[Stage, StageClock]:

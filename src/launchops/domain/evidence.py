@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final, Literal
 
 __all__ = [
+    "ATTACHABLE",
+    "DELIVERABLE",
     "LAUNCH_CHECKLIST",
     "STAGE_EVIDENCE",
     "Attestation",
@@ -27,9 +29,12 @@ __all__ = [
     "ProjectFacts",
     "evidence",
     "fingerprint",
+    "resolve_item",
 ]
 
-Kind = Literal["computed", "attested", "gate"]
+Kind = Literal["computed", "attested", "gate", "deliverable"]
+DELIVERABLE: Final = "deliverable."  # key prefix: `deliverable.<id>` (config/models.py)
+ATTACHABLE: Final = ("attested", "deliverable")  # what a requester's word fills in
 
 
 @dataclass(frozen=True)
@@ -138,9 +143,13 @@ def _computed(facts: ProjectFacts) -> dict[str, tuple[bool, str | None]]:
 
 
 def evidence(
-    stage: str, facts: ProjectFacts, attested: Mapping[str, Attestation]
+    stage: str,
+    facts: ProjectFacts,
+    attested: Mapping[str, Attestation],
+    deliverables: Sequence[str] = (),
 ) -> tuple[EvidenceItem, ...]:
-    """The items for a gate into `stage`: its own questions, then the checks always shown."""
+    """The items for a gate into `stage`: its own questions, then the checks always shown,
+    then the deliverables (ids) of the stage being left, each with its link once attached."""
     computed = _computed(facts)
     items: list[EvidenceItem] = []
     seen: set[str] = set()
@@ -156,7 +165,27 @@ def evidence(
             items.append(EvidenceItem(key, kind, word.ok, word.value, word.by))
         else:
             items.append(EvidenceItem(key, kind, None))
+    for ident in deliverables:
+        key = DELIVERABLE + ident
+        word = attested.get(key)
+        if word is None:
+            items.append(EvidenceItem(key, "deliverable", None))
+        else:
+            link = word.value if word.ok else None
+            items.append(EvidenceItem(key, "deliverable", word.ok, link, word.by))
     return tuple(items)
+
+
+def resolve_item(items: Sequence[EvidenceItem], given: str) -> EvidenceItem | None:
+    """The attachable item `given` names: its key, or its last part when that is unique
+    (`rollback` → `launch.rollback`, `priority-matrix` → `deliverable.priority-matrix`)."""
+    fillable = [i for i in items if i.kind in ATTACHABLE]
+    exact = [i for i in fillable if i.key == given]
+    if exact:
+        return exact[0]
+    tail = given.rsplit(".", 1)[-1]
+    matches = [i for i in fillable if i.key.rsplit(".", 1)[-1] == tail]
+    return matches[0] if len(matches) == 1 else None
 
 
 def fingerprint(items: tuple[EvidenceItem, ...]) -> str:

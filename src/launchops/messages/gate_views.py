@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from launchops.domain.evidence import EvidenceItem
+from launchops.domain.evidence import DELIVERABLE, EvidenceItem, resolve_item
 from launchops.domain.gates import DecisionView, GateView
 from launchops.messages.i18n import t
 from launchops.messages.reply import Action, Card, Field, Reply
@@ -19,9 +19,12 @@ from launchops.messages.reply import Action, Card, Field, Reply
 __all__ = [
     "announcement",
     "approval_request",
+    "attested_reply",
     "decided_reply",
     "evidence_changed",
+    "evidence_text",
     "incident_reason",
+    "item_label",
     "reminder",
     "requested_reply",
     "status_reply",
@@ -55,15 +58,50 @@ def _title(view: GateView, locale: str) -> str:
     )
 
 
+def item_label(key: str, locale: str) -> str:
+    """An evidence item's name; a deliverable's from the catalogue when it is one of the
+    guide's, else its id as `roadmap:` wrote it (dashes read as spaces)."""
+    if not key.startswith(DELIVERABLE):
+        return t(f"gate.evidence.{key}", locale)
+    ident = key.removeprefix(DELIVERABLE)
+    known = t(f"gate.deliverable.{ident}", locale)
+    return ident.replace("-", " ").capitalize() if known == f"gate.deliverable.{ident}" else known
+
+
 def evidence_line(item: EvidenceItem, locale: str) -> str:
+    if item.kind == "deliverable":
+        # The link the requester attached, or ❌: nothing else counts as a deliverable.
+        label = item_label(item.key, locale)
+        if item.ok and item.detail:
+            by = f" ({item.by})" if item.by else ""
+            return f"{t('gate.mark.ok', locale)} {label}: {item.detail}{by}"
+        return f"{t('gate.mark.failed', locale)} {label}"
     mark = {True: "gate.mark.ok", False: "gate.mark.failed", None: "gate.mark.waiting"}[item.ok]
-    line = f"{t(mark, locale)} {t(f'gate.evidence.{item.key}', locale)}"
+    line = f"{t(mark, locale)} {item_label(item.key, locale)}"
     extra = ", ".join(part for part in (item.detail, item.by) if part)
     return f"{line} ({extra})" if extra else line
 
 
-def evidence_text(items: Sequence[EvidenceItem], locale: str) -> str:
-    return "\n".join(evidence_line(item, locale) for item in items)
+def evidence_text(items: Sequence[EvidenceItem], locale: str, leaving: str | None = None) -> str:
+    """The items, the deliverables of the stage being left under their own heading."""
+    lines = [evidence_line(item, locale) for item in items if item.kind != "deliverable"]
+    deliverables = [evidence_line(item, locale) for item in items if item.kind == "deliverable"]
+    if deliverables:
+        stage = stage_name(leaving, locale) if leaving else ""
+        lines += [t("gate.deliverables_heading", locale, stage=stage), *deliverables]
+    return "\n".join(lines)
+
+
+def attested_reply(view: GateView, given: str, ok: bool, locale: str) -> Reply:
+    """`gate attest`'s answer: the item as the request now shows it (a deliverable with its
+    link)."""
+    item = resolve_item(view.evidence, given)
+    if item is not None and item.kind == "deliverable":
+        line = evidence_line(item, locale)
+    else:
+        mark = t("gate.mark.ok" if ok else "gate.mark.failed", locale)
+        line = f"{mark} {item_label(item.key if item else given, locale)}"
+    return Reply(text=t("gate.attested", locale, ref=ref(view, locale), item=line), private=True)
 
 
 def decision_actions(view: GateView, locale: str) -> tuple[Action, ...]:
@@ -120,14 +158,14 @@ def summary_card(view: GateView, locale: str) -> Reply:
     """The card in the project's channel: who decided, who is pending; edited in place."""
     title = _title(view, locale)
     question = t(f"gate.question.{view.to_stage}", locale)
-    text = f"{question}\n{evidence_text(view.evidence, locale)}"
+    text = f"{question}\n{evidence_text(view.evidence, locale, view.from_stage)}"
     return Reply(text=title, card=Card(title=title, text=text, fields=tuple(_fields(view, locale))))
 
 
 def _decision_card(view: GateView, locale: str, intro: str) -> Reply:
     title = _title(view, locale)
     question = t(f"gate.question.{view.to_stage}", locale)
-    text = f"{intro}\n{question}\n{evidence_text(view.evidence, locale)}"
+    text = f"{intro}\n{question}\n{evidence_text(view.evidence, locale, view.from_stage)}"
     return Reply(
         text=f"{intro} — {title}",
         card=Card(
@@ -270,7 +308,7 @@ def status_reply(
         fields.append(
             Field(
                 label=t("gate.show.evidence_label", locale),
-                value=evidence_text(open_gate.evidence, locale),
+                value=evidence_text(open_gate.evidence, locale, open_gate.from_stage),
             )
         )
     history = [

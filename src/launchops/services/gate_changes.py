@@ -16,11 +16,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from sqlmodel import Session, col, select
 
 from launchops.domain.errors import BadCommand, InvalidTransition, NotFound
-from launchops.domain.evidence import fingerprint
+from launchops.domain.evidence import fingerprint, resolve_item
 from launchops.domain.gates import GateView
 from launchops.messages import gate_views as cards
 from launchops.messages.i18n import t
@@ -39,7 +40,29 @@ from launchops.services.gate_records import (
 from launchops.services.gate_state import lock
 from launchops.store.gate_models import EvidenceChange, GateAttestation, GateRequest
 
-__all__ = ["EvidenceKeeper"]
+__all__ = ["MAX_LINK_CHARS", "EvidenceKeeper", "valid_link"]
+
+MAX_LINK_CHARS = 500  # GateAttestation.value
+
+
+def valid_link(text: str) -> bool:
+    """An absolute http(s) URL with a host, nothing else (no spaces, no other scheme)."""
+    if len(text) > MAX_LINK_CHARS or any(c.isspace() for c in text):
+        return False
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def _link(value: str | None, ref: str) -> str:
+    """A deliverable attached is a link: `gate attest <n> <deliverable> yes <url>` (Slack's
+    `<url>` and `<url|label>` forms read as the url)."""
+    link = (value or "").strip().removeprefix("<").removesuffix(">").split("|", 1)[0]
+    if not valid_link(link):
+        raise BadCommand("gate.error.deliverable_link", ref=ref, given=link[:80] or "—")
+    return link
 
 
 class EvidenceKeeper:
@@ -69,9 +92,12 @@ class EvidenceKeeper:
                 raise NotFound("gate.error.not_found", ref=ref)
             project = find_project(directory, request.project_id)
             person = requester(directory, project, actor)
-            attested = {i["key"] for i in request.evidence if i["kind"] == "attested"}
-            if key not in attested:
+            item = resolve_item(load_items(request.evidence), key)
+            if item is None:
                 raise BadCommand("gate.error.unknown_item", item=key[:64], ref=ref)
+            key = item.key
+            if item.kind == "deliverable":
+                value = _link(value, ref) if ok else None
             request = lock(session, request_id)
             if request.status != "open":
                 raise InvalidTransition("gate.error.closed", status=request.status, ref=ref)

@@ -13,6 +13,7 @@ from typing import Any, Final
 
 from sqlmodel import Session, col, func, select
 
+from launchops.config.models import deliverable_id, stage_deliverables
 from launchops.domain.evidence import (
     Attestation,
     ComponentFacts,
@@ -20,11 +21,20 @@ from launchops.domain.evidence import (
     ProjectFacts,
     evidence,
 )
+from launchops.domain.gates import STAGES
 from launchops.services.directory import ComponentInfo, Directory, ProjectInfo
 from launchops.store.gate_models import GateAttestation
 from launchops.store.models import Incident
 
-__all__ = ["RECENT", "attestations", "dump_items", "gather", "load_items", "project_facts"]
+__all__ = [
+    "RECENT",
+    "attestations",
+    "dump_items",
+    "gather",
+    "load_items",
+    "previous_stage",
+    "project_facts",
+]
 
 RECENT: Final = timedelta(days=30)
 MAJOR: Final = ("p0", "p1")
@@ -105,8 +115,18 @@ def gather(
     now: datetime,
     request_id: int | None = None,
 ) -> tuple[EvidenceItem, ...]:
+    """The evidence for a gate into `stage`, with the deliverables of the stage it leaves."""
     facts = project_facts(session, directory, project, now)
-    return evidence(stage, facts, attestations(session, request_id))
+    leaving = previous_stage(stage)
+    names = stage_deliverables(directory.policy.roadmap, leaving) if leaving else ()
+    ids = tuple(dict.fromkeys(deliverable_id(name) for name in names))
+    return evidence(stage, facts, attestations(session, request_id), ids)
+
+
+def previous_stage(stage: str) -> str | None:
+    """The stage a gate into `stage` leaves (gates move one step at a time)."""
+    position = STAGES.index(stage) if stage in STAGES else 0
+    return STAGES[position - 1] if position > 0 else None
 
 
 def dump_items(items: Iterable[EvidenceItem]) -> list[dict[str, Any]]:
