@@ -14,11 +14,13 @@ from fastapi import APIRouter, Depends
 
 from launchops.api.alerts import alerts_router
 from launchops.api.auth import ApiError, bearer_guard
+from launchops.api.deployments import deployments_router
 from launchops.api.failures import failures_router
 from launchops.api.incidents import incidents_router
 from launchops.api.projects import projects_router
 from launchops.api.sli import sli_router
 from launchops.services.failures import FailureService
+from launchops.services.ledger import LedgerService
 from launchops.services.slo_alerts import SloAlerts
 
 if TYPE_CHECKING:
@@ -50,6 +52,7 @@ def api_router(ctx: AppContext) -> APIRouter:
         on_enqueue=ctx.dispatcher.wake,
     )
     router.include_router(sli_router(slo))
+    router.include_router(deployments_router(LedgerService(ctx.engine, ctx.ownership.index)))
     if ctx.portfolio is not None:
         router.include_router(projects_router(ctx.portfolio))
     return router
