@@ -220,7 +220,7 @@ class ChatCore:
             case GateStatus(project=project):
                 status = gates.status(project)
                 reply = gate_views.status_reply(
-                    status.project, status.stage, status.open, status.past, locale
+                    status.project, status.stage, status.open, status.past, locale, status.flags
                 )
                 remarks = gates.comments(status.open.id) if status.open else []
                 return with_comments(reply, remarks, locale)

@@ -167,12 +167,12 @@ def evidence(
             items.append(EvidenceItem(key, kind, None))
     for ident in deliverables:
         key = DELIVERABLE + ident
-        word = attested.get(key)
-        if word is None:
+        given = attested.get(key)
+        if given is None:
             items.append(EvidenceItem(key, "deliverable", None))
         else:
-            link = word.value if word.ok else None
-            items.append(EvidenceItem(key, "deliverable", word.ok, link, word.by))
+            link = given.value if given.ok else None
+            items.append(EvidenceItem(key, "deliverable", given.ok, link, given.by))
     return tuple(items)
 
 

@@ -282,10 +282,19 @@ def _decision_line(decision: DecisionView, locale: str) -> str:
 
 
 def status_reply(
-    project: str, stage: str, open_gate: GateView | None, past: Sequence[GateView], locale: str
+    project: str,
+    stage: str,
+    open_gate: GateView | None,
+    past: Sequence[GateView],
+    locale: str,
+    flags: Sequence[str] = (),
 ) -> Reply:
-    """`gate status`: `stage: <current>` first; any other stage under another label."""
+    """`gate status`: `stage: <current>` first, then the portfolio's warnings (no sponsor,
+    over its hard limit, …); any other stage under another label."""
     lines = [t("gate.show.current", locale, stage=stage)]
+    if flags:
+        warned = ", ".join(t(f"roadmap.flag.{flag}", locale) for flag in flags)
+        lines.append(t("gate.show.flags", locale, flags=warned))
     fields: list[Field] = []
     if open_gate is None:
         lines.append(t("gate.show.no_open", locale))

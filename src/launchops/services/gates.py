@@ -43,11 +43,9 @@ from launchops.services.gate_rules import check_step, commenter, decider, refuse
 from launchops.services.gate_state import close, current_stage, lock
 from launchops.services.gate_sweep import GateSweeper
 from launchops.services.incident_state import unit_of_work
+from launchops.services.roadmap_reads import project_flags
 from launchops.store import read_scope
-from launchops.store.gate_models import (
-    GateDecision,
-    GateRequest,
-)
+from launchops.store.gate_models import GateDecision, GateRequest
 from launchops.store.types import utcnow
 
 __all__ = [
@@ -87,6 +85,7 @@ class GateStatus:
     stage: str
     open: GateView | None
     past: tuple[GateView, ...]
+    flags: tuple[str, ...] = ()  # the portfolio's: no sponsor, over its hard limit, …
 
 
 class GateService:
@@ -382,7 +381,8 @@ class GateService:
             views = [gate_view(session, r, directory) for r in rows]
             open_gate = next((v for v in views if v.status == "open"), None)
             past = tuple(v for v in views if v.status != "open")[:HISTORY]
-            return GateStatus(project.name, stage, open_gate, past)
+            flags = project_flags(session, directory, project, self._clock())
+            return GateStatus(project.name, stage, open_gate, past, flags)
 
 
 def _by_key(session: Session, request_key: str | None) -> GateRequest | None:

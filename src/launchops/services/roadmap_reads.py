@@ -8,12 +8,13 @@ speaks to the same channel: the owner's team channel, as the gates do.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session, col, select
 
 from launchops.delivery import outbox
-from launchops.domain.roadmap import Clock, Extension, clock_of
+from launchops.domain.roadmap import Clock, Extension, clock_of, flags_of
 from launchops.messages.reply import Reply
 from launchops.services.destinations import dm_destination
 from launchops.services.directory import Directory, ProjectInfo, TeamEntry
@@ -26,6 +27,7 @@ __all__ = [
     "clocks",
     "direct",
     "project_destinations",
+    "project_flags",
     "stops",
     "team_of",
 ]
@@ -78,6 +80,18 @@ def clocks(session: Session, directory: Directory) -> dict[str, Clock]:
         )
         for pid, row in stages.items()
     }
+
+
+def project_flags(
+    session: Session, directory: Directory, project: ProjectInfo, now: datetime
+) -> tuple[str, ...]:
+    """The portfolio's warnings for one project (`gate status` shows them too): over its
+    timebox or hard limit until a decision moves its clock, no sponsor from PoC on, stopped."""
+    clock = clock_for(session, directory, project.id)
+    if clock is None:
+        return ()
+    stopped = session.get(ProjectStop, project.id) is not None
+    return tuple(flags_of(clock, now, sponsor=project.sponsor, stopped=stopped))
 
 
 def stops(session: Session) -> dict[str, ProjectStop]:
