@@ -13,19 +13,17 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import MutableMapping
 from dataclasses import dataclass
 from typing import Any, Final
 
 import structlog
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 
 from launchops.adapters.slack.after_ack import AfterAck, RecentKeys
-from launchops.adapters.slack.forms import private_destination
+from launchops.adapters.slack.buttons import ButtonReplies, Context, read_click
 from launchops.adapters.slack.modals import METADATA_LIMIT, MODAL_TITLE_LIMIT, _input, _plain
-from launchops.adapters.slack.payload import channel_of, text_at, user_of
+from launchops.adapters.slack.payload import text_at, user_of
 from launchops.messages.digest_views import ASSIGN, REVIEWED
 from launchops.messages.i18n import t
 from launchops.messages.reply import Reply
@@ -40,8 +38,6 @@ OWNER_BLOCK: Final = "digest_owner"
 OWNER_ACTION: Final = "digest_owner_select"
 MAX_OPTIONS: Final = 100  # Slack's limit for a static_select
 _ACTION = re.compile(rf"^(?:{ASSIGN}|{REVIEWED})(:\d+)?$")
-
-Context = MutableMapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -134,9 +130,7 @@ class DigestActions:
         seen: RecentKeys | None = None,
     ) -> None:
         self._followup = followup
-        self._client = client
-        self._after_ack = after_ack
-        self._seen = seen or RecentKeys()
+        self._replies = ButtonReplies(client, after_ack, seen or RecentKeys())
 
     def register(self, app: App) -> None:
         app.action(_ACTION)(self.on_click)
@@ -145,40 +139,28 @@ class DigestActions:
     def on_click(
         self, ack: Ack, body: dict[str, Any], action: dict[str, Any], context: Context
     ) -> None:
-        user = user_of(body)
-        if user is None:
+        click = read_click(body, action)
+        if click is None:
             ack()
             return
-        kind = (text_at(action, "action_id") or "").split(":", 1)[0]
-        value = text_at(action, "value") or ""
-        channel, response_url = channel_of(body), text_at(body, "response_url")
-        if kind == REVIEWED:
+        user, value = click.user, click.value
+        if click.kind == REVIEWED:
             result = self._followup.review(value, "slack", (user,))
-            self._reply(context, user, channel, response_url, result.reply)
+            self._reply(context, user, click.channel, click.response_url, result.reply)
             ack()
             return
         refusal, example, default = self._followup.assign_form(value, "slack", (user,))
-        trigger_id = text_at(body, "trigger_id")
-        if refusal.ok and trigger_id:
+        if refusal.ok and click.trigger_id:
             locale = self._followup.locale_of("slack", (user,))
-            form = AssignContext(value, channel, response_url, locale)
-            if self._open(trigger_id, assign_form(form, example, self._followup.owners(), default)):
+            form = AssignContext(value, click.channel, click.response_url, locale)
+            view = assign_form(form, example, self._followup.owners(), default)
+            if self._replies.open_once(click.trigger_id, view, form="digest_assign"):
                 ack()
                 return
             # No modal (Slack refused it): assign to the default owner, and say so.
             refusal = self._followup.assign(value, "slack", (user,))
-        self._reply(context, user, channel, response_url, refusal.reply)
+        self._reply(context, user, click.channel, click.response_url, refusal.reply)
         ack()
-
-    def _open(self, trigger_id: str, view: dict[str, Any]) -> bool:
-        if not self._seen.first_time(f"slack:digest_form:{trigger_id}"):
-            return True
-        try:
-            self._client.views_open(trigger_id=trigger_id, view=view)
-        except (SlackApiError, OSError) as exc:
-            log.warning("slack.digest_form_not_opened", error=type(exc).__name__)
-            return False
-        return True
 
     def on_submit(
         self, ack: Ack, body: dict[str, Any], view: dict[str, Any], context: Context
@@ -207,9 +189,8 @@ class DigestActions:
         response_url: str | None,
         reply: Reply,
     ) -> None:
-        kind, where = private_destination(user, channel, response_url)
         locale = self._followup.locale_of("slack", (user,))
-        self._after_ack.send(context, kind=kind, destination=where, reply=reply, locale=locale)
+        self._replies.reply(context, user, channel, response_url, reply, locale)
 
 
 def register_digest_actions(

@@ -17,25 +17,28 @@ the decision, and an empty reason keeps the modal open (`response_action: errors
 from __future__ import annotations
 
 import re
-from collections.abc import MutableMapping
 from dataclasses import replace
 from typing import Any, Final
 
 import structlog
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 
 from launchops.adapters.slack import gate_modals
 from launchops.adapters.slack.after_ack import AfterAck, RecentKeys
-from launchops.adapters.slack.forms import private_destination
+from launchops.adapters.slack.buttons import (
+    ButtonReplies,
+    Context,
+    read_click,
+    run,
+    submitter,
+)
 from launchops.adapters.slack.gate_modals import ButtonValue, GateFormContext
-from launchops.adapters.slack.payload import channel_of, text_at, user_of
-from launchops.chat.commands import Answer, Asker, ChatCore
+from launchops.adapters.slack.payload import text_at, user_of
+from launchops.chat.commands import Answer, ChatCore
 from launchops.chat.grammar import CommentGate, DecideGate
 from launchops.domain.errors import BadCommand
 from launchops.messages.i18n import t
-from launchops.metrics import CHAT_COMMANDS
 
 __all__ = ["APPROVE", "COMMENT", "REJECT", "GateActions"]
 
@@ -46,8 +49,6 @@ REJECT: Final = "gate_reject"
 COMMENT: Final = "gate_comment"
 # A message may repeat an action id with a suffix (`gate_approve:2`), as run_command does.
 _ACTION = re.compile(rf"^(?:{APPROVE}|{REJECT}|{COMMENT})(:\d+)?$")
-
-Context = MutableMapping[str, Any]
 
 
 class GateActions:
@@ -61,10 +62,8 @@ class GateActions:
         seen: RecentKeys | None = None,
     ) -> None:
         self._chat = chat
-        self._client = client
-        self._after_ack = after_ack
         self._locale = locale
-        self._seen = seen or RecentKeys()
+        self._replies = ButtonReplies(client, after_ack, seen or RecentKeys())
 
     def register(self, app: App) -> None:
         app.action(_ACTION)(self.on_click)
@@ -75,57 +74,39 @@ class GateActions:
     def on_click(
         self, ack: Ack, body: dict[str, Any], action: dict[str, Any], context: Context
     ) -> None:
-        user = user_of(body)
-        if user is None:  # nobody to decide as, nor to tell
-            log.warning("slack.action_without_user", action_id=text_at(action, "action_id"))
+        click = read_click(body, action)
+        if click is None:
             ack()
             return
-        kind = (text_at(action, "action_id") or "").split(":", 1)[0]
-        channel, response_url = channel_of(body), text_at(body, "response_url")
-        trigger_id = text_at(body, "trigger_id")
-        asker = Asker(
-            platform="slack",
-            user_ids=(user,),
-            channel=channel,
-            request_key=f"slack:action:{trigger_id}" if trigger_id else None,
-        )
-        value = ButtonValue.parse(text_at(action, "value"))
+        asker = click.asker
+        value = ButtonValue.parse(click.value)
         if value is None:
-            log.warning("slack.gate_button_forged", action_id=kind)
+            log.warning("slack.gate_button_forged", action_id=click.kind)
             answer = self._chat.refuse(BadCommand("gate.error.bad_button"), asker)
-        elif kind == APPROVE:
+        elif click.kind == APPROVE:
             command = DecideGate(value.request_id, "approve", evidence_version=value.version)
-            answer = self._run(command, asker)
+            answer = run(self._chat, command, asker)
         else:
             # Reject and Comment ask for text first: a modal, whose submission acts; unless
             # the service would refuse this person anyway (say so now, not after typing).
             refusal = self._chat.gate_refusal(
-                value.request_id, asker, comment=kind == COMMENT, version=value.version
+                value.request_id, asker, comment=click.kind == COMMENT, version=value.version
             )
             form = GateFormContext(
-                value.request_id, value.version, channel, response_url, self._locale
+                value.request_id, value.version, click.channel, click.response_url, self._locale
             )
-            if refusal is None and trigger_id and self._open(kind, trigger_id, form, asker):
-                ack()
-                return
+            if refusal is None and click.trigger_id:
+                name = "reject" if click.kind == REJECT else "comment"
+                view = gate_modals.gate_form(
+                    name, replace(form, locale=self._chat.locale_of(asker))
+                )
+                if self._replies.open_once(click.trigger_id, view, form=name):
+                    ack()
+                    return
             unavailable = BadCommand("slack.gate_form.unavailable", id=value.request_id)
             answer = refusal or self._chat.refuse(unavailable, asker)
-        self._reply(context, user, channel, response_url, answer)
+        self._reply(context, click.user, click.channel, click.response_url, answer)
         ack()
-
-    def _open(self, kind: str, trigger_id: str, form: GateFormContext, asker: Asker) -> bool:
-        """views.open once per trigger (a retried click must not open a second modal), in
-        the clicker's language; False when Slack refused."""
-        if not self._seen.first_time(f"slack:form:{trigger_id}"):
-            return True
-        name = "reject" if kind == REJECT else "comment"
-        view = gate_modals.gate_form(name, replace(form, locale=self._chat.locale_of(asker)))
-        try:
-            self._client.views_open(trigger_id=trigger_id, view=view)
-        except (SlackApiError, OSError) as exc:
-            log.warning("slack.gate_form_not_opened", error=type(exc).__name__)
-            return False
-        return True
 
     # submitting --------------------------------------------------------------------------
     def on_submit(
@@ -147,34 +128,20 @@ class GateActions:
             need = "slack.gate_form.need_reason" if rejecting else "slack.gate_form.need_comment"
             ack(response_action="errors", errors={block: t(need, form.locale)})
             return
-        view_id = text_at(view, "id") or ""
-        asker = Asker(
-            platform="slack",
-            user_ids=(user,),
-            channel=form.channel,
-            # One view is one rejection or comment: a double-clicked submit finds the first.
-            request_key=f"slack:view:{view_id}" if view_id else None,
-        )
         command = (
             DecideGate(form.request_id, "reject", text, evidence_version=form.version)
             if rejecting
             else CommentGate(form.request_id, text)
         )
-        answer = self._run(command, asker)
+        answer = run(self._chat, command, submitter(user, form.channel, view))
         if answer.error is not None:
             ack(response_action="errors", errors={block: answer.reply.text})
             return
-        if view_id and not self._seen.first_time(f"slack:submitted:{view_id}"):
+        if not self._replies.first_submission(view):
             ack()  # a double-clicked submit: the first one's confirmation says it all
             return
         self._reply(context, user, form.channel, form.response_url, answer)
         ack()
-
-    # helpers -------------------------------------------------------------------------------
-    def _run(self, command: DecideGate | CommentGate, asker: Asker) -> Answer:
-        answer = self._chat.answer(command, asker)
-        CHAT_COMMANDS.labels("slack", "error" if answer.error else "ok").inc()
-        return answer
 
     def _reply(
         self,
@@ -184,8 +151,4 @@ class GateActions:
         response_url: str | None,
         answer: Answer,
     ) -> None:
-        kind, where = private_destination(user, channel, response_url)
-        reply = answer.reply.model_copy(update={"private": True})
-        self._after_ack.send(
-            context, kind=kind, destination=where, reply=reply, locale=answer.locale
-        )
+        self._replies.reply(context, user, channel, response_url, answer.reply, answer.locale)

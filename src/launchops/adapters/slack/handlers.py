@@ -24,6 +24,7 @@ import structlog
 from slack_bolt import Ack, App
 
 from launchops.adapters.slack.after_ack import AfterAck, RecentKeys
+from launchops.adapters.slack.buttons import read_click
 from launchops.adapters.slack.forms import (
     IncidentForms,
     form_prefill,
@@ -31,7 +32,7 @@ from launchops.adapters.slack.forms import (
 )
 from launchops.adapters.slack.gate_actions import GateActions
 from launchops.adapters.slack.modals import FormContext
-from launchops.adapters.slack.payload import channel_of, text_at, user_of
+from launchops.adapters.slack.payload import text_at
 from launchops.adapters.slack.render import render
 from launchops.chat.commands import Answer, Asker, ChatCore
 from launchops.messages.i18n import t
@@ -185,23 +186,11 @@ class SlackHandlers:
         compare-and-set makes the second find the first one's work done ("already
         acknowledged by …"), which is what that person is told.
         """
-        user = user_of(body)
-        if user is None:  # nobody to run it as, nor to tell
-            log.warning("slack.action_without_user", action_id=text_at(action, "action_id"))
-            ack()
-            return
-        text = text_at(action, "value") or ""
-        channel = channel_of(body)
-        trigger_id = text_at(body, "trigger_id")
-        asker = Asker(
-            platform="slack",
-            user_ids=(user,),
-            channel=channel,
-            request_key=f"slack:action:{trigger_id}" if trigger_id else None,
-        )
-        answer = self._answer(text, asker)
-        kind, where = private_destination(user, channel, text_at(body, "response_url"))
-        self._after_ack.send(
-            context, kind=kind, destination=where, reply=answer.reply, locale=answer.locale
-        )
+        click = read_click(body, action)
+        if click is not None:
+            answer = self._answer(click.value, click.asker)
+            kind, where = private_destination(click.user, click.channel, click.response_url)
+            self._after_ack.send(
+                context, kind=kind, destination=where, reply=answer.reply, locale=answer.locale
+            )
         ack()

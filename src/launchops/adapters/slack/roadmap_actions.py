@@ -16,25 +16,28 @@ DMs) before Slack gets its 200; the answer to the clicker follows on the `respon
 from __future__ import annotations
 
 import re
-from collections.abc import MutableMapping
 from dataclasses import replace
 from typing import Any, Final
 
 import structlog
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 
 from launchops.adapters.slack import roadmap_modals as modals
 from launchops.adapters.slack.after_ack import AfterAck, RecentKeys
-from launchops.adapters.slack.forms import private_destination
-from launchops.adapters.slack.payload import channel_of, text_at, user_of
+from launchops.adapters.slack.buttons import (
+    ButtonReplies,
+    Context,
+    read_click,
+    run,
+    submitter,
+)
+from launchops.adapters.slack.payload import text_at, user_of
 from launchops.adapters.slack.roadmap_modals import RoadmapFormContext
-from launchops.chat.commands import Answer, Asker, ChatCore
+from launchops.chat.commands import Answer, ChatCore
 from launchops.chat.grammar import RoadmapDecision
 from launchops.domain.errors import BadCommand
 from launchops.messages.i18n import t
-from launchops.metrics import CHAT_COMMANDS
 
 __all__ = ["EXTEND", "REQUEST_GATE", "STOP", "RoadmapActions"]
 
@@ -48,8 +51,6 @@ _VALUE_LIMIT: Final = 200
 # The service's refusals of the typed date go beside the date; every other one beside the reason.
 _WHEN_ERRORS: Final = ("roadmap.error.bad_date", "roadmap.error.in_past")
 
-Context = MutableMapping[str, Any]
-
 
 class RoadmapActions:
     def __init__(
@@ -62,10 +63,8 @@ class RoadmapActions:
         seen: RecentKeys | None = None,
     ) -> None:
         self._chat = chat
-        self._client = client
-        self._after_ack = after_ack
         self._locale = locale
-        self._seen = seen or RecentKeys()
+        self._replies = ButtonReplies(client, after_ack, seen or RecentKeys())
 
     def register(self, app: App) -> None:
         app.action(_ACTION)(self.on_click)
@@ -76,50 +75,30 @@ class RoadmapActions:
     def on_click(
         self, ack: Ack, body: dict[str, Any], action: dict[str, Any], context: Context
     ) -> None:
-        user = user_of(body)
-        if user is None:  # nobody to decide as, nor to tell
-            log.warning("slack.action_without_user", action_id=text_at(action, "action_id"))
+        click = read_click(body, action)
+        if click is None:
             ack()
             return
-        kind = (text_at(action, "action_id") or "").split(":", 1)[0]
-        channel, response_url = channel_of(body), text_at(body, "response_url")
-        trigger_id = text_at(body, "trigger_id")
-        asker = Asker(
-            platform="slack",
-            user_ids=(user,),
-            channel=channel,
-            request_key=f"slack:action:{trigger_id}" if trigger_id else None,
-        )
-        value = text_at(action, "value") or ""
+        asker, value = click.asker, click.value
         if not value or len(value) > _VALUE_LIMIT:
-            log.warning("slack.roadmap_button_forged", action_id=kind)
+            log.warning("slack.roadmap_button_forged", action_id=click.kind)
             answer = self._chat.refuse(BadCommand("chat.roadmap.bad_button"), asker)
-        elif kind == REQUEST_GATE:
-            answer = self._run(RoadmapDecision("gate", value), asker)
+        elif click.kind == REQUEST_GATE:
+            answer = run(self._chat, RoadmapDecision("gate", value), asker)
         else:
-            refusal = self._chat.roadmap_refusal(kind, value, asker)
-            form = RoadmapFormContext(value, channel, response_url, self._locale)
-            if refusal is None and trigger_id and self._open(kind, trigger_id, form, asker):
-                ack()
-                return
+            refusal = self._chat.roadmap_refusal(click.kind, value, asker)
+            form = RoadmapFormContext(value, click.channel, click.response_url, self._locale)
+            if refusal is None and click.trigger_id:
+                name = "extend" if click.kind == EXTEND else "stop"
+                view = modals.roadmap_form(name, replace(form, locale=self._chat.locale_of(asker)))
+                if self._replies.open_once(click.trigger_id, view, form=name):
+                    ack()
+                    return
             answer = refusal or self._chat.refuse(
                 BadCommand("chat.roadmap.form_unavailable"), asker
             )
-        self._reply(context, user, channel, response_url, answer)
+        self._reply(context, click.user, click.channel, click.response_url, answer)
         ack()
-
-    def _open(self, kind: str, trigger_id: str, form: RoadmapFormContext, asker: Asker) -> bool:
-        """views.open once per trigger, in the clicker's language; False when Slack refused."""
-        if not self._seen.first_time(f"slack:form:{trigger_id}"):
-            return True
-        name = "extend" if kind == EXTEND else "stop"
-        view = modals.roadmap_form(name, replace(form, locale=self._chat.locale_of(asker)))
-        try:
-            self._client.views_open(trigger_id=trigger_id, view=view)
-        except (SlackApiError, OSError) as exc:
-            log.warning("slack.roadmap_form_not_opened", error=type(exc).__name__)
-            return False
-        return True
 
     # submitting --------------------------------------------------------------------------
     def on_submit(
@@ -146,30 +125,17 @@ class RoadmapActions:
         if errors:
             ack(response_action="errors", errors=errors)
             return
-        view_id = text_at(view, "id") or ""
-        asker = Asker(
-            platform="slack",
-            user_ids=(user,),
-            channel=form.channel,
-            request_key=f"slack:view:{view_id}" if view_id else None,
-        )
         command = RoadmapDecision("extend" if extending else "stop", form.value, when, reason)
-        answer = self._run(command, asker)
+        answer = run(self._chat, command, submitter(user, form.channel, view))
         if answer.error is not None:
             block = modals.WHEN_BLOCK if answer.error.key in _WHEN_ERRORS else reason_block
             ack(response_action="errors", errors={block: answer.reply.text})
             return
-        if view_id and not self._seen.first_time(f"slack:submitted:{view_id}"):
+        if not self._replies.first_submission(view):
             ack()  # a double-clicked submit: the first one's confirmation says it all
             return
         self._reply(context, user, form.channel, form.response_url, answer)
         ack()
-
-    # helpers -------------------------------------------------------------------------------
-    def _run(self, command: RoadmapDecision, asker: Asker) -> Answer:
-        answer = self._chat.answer(command, asker)
-        CHAT_COMMANDS.labels("slack", "error" if answer.error else "ok").inc()
-        return answer
 
     def _reply(
         self,
@@ -179,8 +145,4 @@ class RoadmapActions:
         response_url: str | None,
         answer: Answer,
     ) -> None:
-        kind, where = private_destination(user, channel, response_url)
-        reply = answer.reply.model_copy(update={"private": True})
-        self._after_ack.send(
-            context, kind=kind, destination=where, reply=reply, locale=answer.locale
-        )
+        self._replies.reply(context, user, channel, response_url, answer.reply, answer.locale)
