@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 
 from launchops.adapters.console.sender import ConsoleSender
 from launchops.chat.commands import ChatCore
+from launchops.chat.ledger_chat import LedgerChat
 from launchops.chat.roadmap_chat import RoadmapChat
 from launchops.config import ConfigError, load_config
 from launchops.delivery.dispatcher import Dispatcher
@@ -24,6 +25,7 @@ from launchops.services.config_sync import SyncResult, current_policy, sync_conf
 from launchops.services.digest import DigestService
 from launchops.services.directory import DirectoryCache
 from launchops.services.failures import FailureService
+from launchops.services.ledger import LedgerService
 from launchops.services.gates import GateService
 from launchops.services.incidents import IncidentService
 from launchops.services.messaging import MessagingService
@@ -104,6 +106,7 @@ def build_context(
             failures=FailureService(engine, ownership.index),
             digests=digests,
         ),
+        ledger=LedgerChat(LedgerService(engine, ownership.index)),  # `deploy`
         default_locale=locale,
     )
     senders: dict[str, Sender] = {}

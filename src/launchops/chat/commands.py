@@ -26,12 +26,14 @@ from launchops.chat.grammar import (
     IncidentForm,
     Owns,
     Projects,
+    RecordDeployment,
     RecordFailure,
     RequestGate,
     RoadmapDecision,
     WhoOwns,
     parse,
 )
+from launchops.chat.ledger_chat import LedgerChat
 from launchops.chat.roadmap_chat import RoadmapChat
 from launchops.domain.errors import BadCommand, LaunchOpsError, NotFound
 from launchops.domain.evidence import STAGE_EVIDENCE
@@ -93,6 +95,7 @@ class ChatCore:
         incidents: IncidentService | None = None,
         gates: GateService | None = None,
         roadmap: RoadmapChat | None = None,
+        ledger: LedgerChat | None = None,
         default_locale: str = "en",
     ) -> None:
         self._people = people
@@ -100,6 +103,7 @@ class ChatCore:
         self._incidents = incidents
         self._gates = gates
         self._roadmap = roadmap or RoadmapChat()
+        self._ledger = ledger or LedgerChat()  # `deploy`
         self._default_locale = default_locale
 
     def locale_for(self, viewer: Viewer) -> str:
@@ -193,6 +197,9 @@ class ChatCore:
                 return self._roadmap.projects(command, locale)
             case RecordFailure():
                 return self._roadmap.failure(command, viewer, locale, asker.request_key)
+            case RecordDeployment():
+                label = self.actor(asker, viewer).label
+                return self._ledger.deploy(command, viewer, label, locale, asker.request_key)
             case Digest():
                 team = self._people.team_for_channel(asker.platform, asker.channel)
                 return self._roadmap.digest(command, viewer, team, locale)
@@ -301,7 +308,7 @@ class ChatCore:
         ref = f"INC-{incident_id}"
         match command.action:
             case "status":
-                card = incident_views.incident_card(service.get(incident_id), locale)
+                card = incident_views.incident_card(service.status_view(incident_id), locale)
                 return card.model_copy(update={"private": True})
             case "ack":
                 service.acknowledge(incident_id, actor)

@@ -133,6 +133,17 @@ class RecordFailure:
 
 
 @dataclass(frozen=True)
+class RecordDeployment:
+    """`deploy <component> <version> [to <environment>] [-- note]`: one ledger entry, by the
+    person who said it. The component is every word before the version (the last word)."""
+
+    component: str
+    version: str
+    environment: str = "production"
+    note: str | None = None
+
+
+@dataclass(frozen=True)
 class Digest:
     """`digest`: this week's digest of the asker's team, shown only to them (a question)."""
 
@@ -163,6 +174,7 @@ Command = (
     | AttestGate
     | Projects
     | RecordFailure
+    | RecordDeployment
     | Digest
     | RoadmapDecision
 )
@@ -179,8 +191,11 @@ _INCIDENT = re.compile(r"^incident(?:\s+(?P<rest>.*))?$", re.IGNORECASE | re.DOT
 _GATE = re.compile(r"^gate(?:\s+(?P<rest>.*))?$", re.IGNORECASE | re.DOTALL)
 _PROJECTS = re.compile(r"^projects?(?:\s+(?P<rest>.*))?$", re.IGNORECASE | re.DOTALL)
 _FAILURE = re.compile(r"^failure(?:\s+(?P<rest>.*))?$", re.IGNORECASE | re.DOTALL)
+_DEPLOY = re.compile(r"^deploy(?:\s+(?P<rest>.*))?$", re.IGNORECASE | re.DOTALL)
 _DIGEST = re.compile(r"^digest(?:\s+(?P<rest>.*))?$", re.IGNORECASE | re.DOTALL)
 MAX_FAILURE_CHARS = 2000  # DESIGN.md §3: a failure summary is at most 2,000 characters
+MAX_VERSION_CHARS = 200
+MAX_ENVIRONMENT_CHARS = 64
 _GATE_ID = re.compile(r"^(?:#|gate-?)?(\d{1,9})$", re.IGNORECASE)
 _YES_NO = {"yes": True, "y": True, "ok": True, "예": True, "no": False, "n": False, "아니오": False}
 _LEVEL_LIKE = re.compile(r"^(?:p|sev)\d+$", re.IGNORECASE)
@@ -242,6 +257,8 @@ def parse(text: str) -> Command:
         return _projects(match.group("rest") or "")
     if match := _FAILURE.match(body):
         return _failure(match.group("rest") or "")
+    if match := _DEPLOY.match(body):
+        return _deploy(match.group("rest") or "")
     if match := _DIGEST.match(body):
         if (match.group("rest") or "").strip():
             raise BadCommand("chat.digest.usage")
@@ -359,3 +376,22 @@ def _failure(rest: str) -> RecordFailure:
     if len(text) > MAX_FAILURE_CHARS:
         raise BadCommand("chat.failure.too_long", limit=MAX_FAILURE_CHARS, length=len(text))
     return RecordFailure(name, text)
+
+
+def _deploy(rest: str) -> RecordDeployment:
+    """`deploy ranker v1.4.2`, `deploy search index 2026.11.30 to staging -- reindexed`."""
+    text, _, note = (part.strip() for part in f" {rest}".partition(DESCRIPTION_SEPARATOR))
+    words = text.split()
+    environment = "production"
+    if len(words) >= 3 and words[-2].lower() == "to":
+        environment = words[-1].lower()
+        words = words[:-2]
+    if len(words) < 2:
+        raise BadCommand("ledger.usage")
+    version = words[-1]
+    if len(version) > MAX_VERSION_CHARS or len(environment) > MAX_ENVIRONMENT_CHARS:
+        raise BadCommand("ledger.usage")
+    if len(note) > MAX_FAILURE_CHARS:
+        raise BadCommand("chat.failure.too_long", limit=MAX_FAILURE_CHARS, length=len(note))
+    component = clean_query(" ".join(words[:-1]), "ledger.usage")
+    return RecordDeployment(component, version, environment, note or None)

@@ -54,6 +54,14 @@ HELP_TOPICS = {
     "피드백": "feedback",
     "실패": "feedback",
     "다이제스트": "feedback",
+    "deploy": "deploys",
+    "deploys": "deploys",
+    "deployment": "deploys",
+    "deployments": "deploys",
+    "rollback": "deploys",
+    "ledger": "deploys",
+    "배포": "deploys",
+    "롤백": "deploys",
 }
 
 

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Literal
 
 from launchops.domain.errors import BadCommand, InvalidTransition
+from launchops.domain.ledger import DeploymentLine
 
 Level = Literal["p0", "p1", "p2", "p3"]
 LEVELS: tuple[Level, ...] = ("p0", "p1", "p2", "p3")
@@ -81,6 +82,10 @@ class IncidentView:
     # confidential/pii component: its runbook is shown to responders only
     confidential: bool = False
     unreached: tuple[Unreached, ...] = ()  # people whose pages were refused for good
+    # the component's latest deployments, newest first (the card's Roll back button)
+    deployments: tuple[DeploymentLine, ...] = ()
+    # `incident status`: the changes in the hour before the declaration; None when not read
+    changes_before: tuple[DeploymentLine, ...] | None = None
 
     @property
     def reference(self) -> str:

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from launchops.domain.incidents import LEVELS, IncidentView, Unreached
 from launchops.domain.paging import PageReason
 from launchops.messages.i18n import catalogue, t
+from launchops.messages.ledger_views import deployment_text, rollback_action
 from launchops.messages.reply import Action, Card, Field, Reply
 
 LEVEL_MARK = {"p0": "🔴", "p1": "🟠", "p2": "🟡", "p3": "⚪"}
@@ -128,13 +129,33 @@ def incident_card(
         )
     if view.runbook and (for_responders or not view.confidential):
         fields.append(Field(label=t("owner.runbook", locale), value=view.runbook, url=view.runbook))
+    fields += ledger_fields(view, locale)
+    actions = incident_actions(view, locale)
+    rollback = rollback_action(view.deployments, locale) if actions else None
     text = "\n".join(part for part in (intro, view.description) if part) or None
     return Reply(
         text=title if intro is None else f"{intro} — {title}",
         card=Card(
-            title=title, text=text, fields=tuple(fields), actions=incident_actions(view, locale)
+            title=title,
+            text=text,
+            fields=tuple(fields),
+            actions=(*actions, rollback) if rollback else actions,
         ),
     )
+
+
+def ledger_fields(view: IncidentView, locale: str) -> list[Field]:
+    """The component's last deployments and, for `incident status`, the changes in the hour
+    before the incident (services/ledger.py reads them)."""
+    fields = []
+    if view.deployments:
+        lines = [deployment_text(line, locale) for line in view.deployments]
+        fields.append(Field(label=t("ledger.field.deployments", locale), value="; ".join(lines)))
+    if view.changes_before is not None:
+        lines = [deployment_text(c, locale, relative="before") for c in view.changes_before]
+        value = "; ".join(lines) or t("ledger.none", locale)
+        fields.append(Field(label=t("ledger.field.changes", locale), value=value))
+    return fields
 
 
 def reason_text(reason: PageReason, team_names: Mapping[str, str], locale: str) -> str:

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, field_serializer, field_validator
 
 Style = Literal["default", "primary", "danger"]
+LINK_ACTION = "open_url"  # the id of a link button (an `Action` with a `url`)
 
 
 class _Frozen(BaseModel):
@@ -26,12 +27,16 @@ class Field(_Frozen):
 
 
 class Action(_Frozen):
-    """A button. `id` says what it does (e.g. `run_command`); `value` carries its argument."""
+    """A button. `id` says what it does (e.g. `run_command`); `value` carries its argument.
+
+    With `url` (http or https) it is a link button: a click opens the URL (Slack `url`,
+    Teams `Action.OpenUrl`) and the bot has nothing to do."""
 
     id: str
     label: str
     value: str
     style: Style = "default"
+    url: str | None = None
 
 
 class Image(_Frozen):

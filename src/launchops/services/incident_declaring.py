@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -25,6 +25,7 @@ from sqlmodel import Session, col, select
 
 from launchops.domain.errors import BadCommand
 from launchops.domain.incidents import MAX_DESCRIPTION_CHARS, IncidentView, check_title, parse_level
+from launchops.domain.ledger import DeploymentLine
 from launchops.messages.gate_views import incident_reason
 from launchops.metrics import INCIDENTS_DECLARED
 from launchops.services import audit
@@ -34,6 +35,7 @@ from launchops.services.incident_messages import IncidentMessenger
 from launchops.services.incident_reads import IncidentReads
 from launchops.services.incident_records import deadline, incident_view
 from launchops.services.incident_state import after_commit
+from launchops.services.ledger import read_before_write
 from launchops.services.org import org_snapshot, responsible_team
 from launchops.store import read_scope, session_scope
 from launchops.store.models import Incident
@@ -69,6 +71,7 @@ class _Written:
     paged: tuple[str, ...]
     channels: tuple[str, ...]
     unreachable: tuple[str, ...]
+    deployments: tuple[DeploymentLine, ...] = ()
 
 
 def insert_incident(session: Session, incident: Incident) -> None:
@@ -187,6 +190,12 @@ class IncidentDeclarations(IncidentReads):
             next_escalation_at=deadline(level_policy, now),
             previous_incident_id=self._previous(session, fingerprint),
         )
+        # The component's latest deployments, for its cards' Roll back: read before the
+        # first write (one indexed query), so nobody waits on it.
+        component = directory.components.get(component_id) if component_id else None
+        deployments = read_before_write(
+            session, component_id, component.name if component else None, now
+        )
         # The first write: from here to the commit, other declarations wait (on SQLite).
         insert_incident(session, incident)
         if severity in MAJOR:
@@ -220,7 +229,9 @@ class IncidentDeclarations(IncidentReads):
                 unreachable=len(unreachable),
             ),
         )
-        return _Written(incident, directory, tuple(paged), tuple(channels), tuple(unreachable))
+        return _Written(
+            incident, directory, tuple(paged), tuple(channels), tuple(unreachable), deployments
+        )
 
     def _confirmation(self, written: _Written) -> Declared:
         """The committed declaration as the person who declared it sees it. A new incident's
@@ -234,6 +245,8 @@ class IncidentDeclarations(IncidentReads):
                 directory=written.directory,
                 responders=() if none_paged else None,
             )
+        if written.deployments:
+            view = replace(view, deployments=written.deployments)
         return Declared(view, True, written.paged, written.channels, written.unreachable)
 
     def _previous(self, session: Session, fingerprint: str | None) -> int | None:

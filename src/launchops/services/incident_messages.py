@@ -17,12 +17,14 @@ from sqlmodel import Session, col, select
 
 from launchops.config.models import Policy, SeverityPolicy
 from launchops.delivery import outbox
+from launchops.domain.incidents import IncidentView
 from launchops.domain.paging import OrgSnapshot, PagePlan, plan_pages
 from launchops.messages import incident_views as cards
 from launchops.messages.reply import Reply
 from launchops.services.actors import Actor
 from launchops.services.destinations import dm_destination
 from launchops.services.incident_records import incident_view
+from launchops.services.ledger import with_deployments
 from launchops.services.org import people_by_id
 from launchops.store.models import Incident, IncidentMessage, IncidentResponder, Person, Team
 
@@ -47,6 +49,14 @@ class IncidentMessenger:
         self._platforms = platforms
         self._locale = locale
         self._clock = clock
+
+    def _view(
+        self, session: Session, incident: Incident, *, extra_responders: list[str] | None = None
+    ) -> IncidentView:
+        """The incident as its cards show it, with the component's latest deployments (read
+        before the declaration's first write: services/ledger.py `read_before_write`)."""
+        view = incident_view(session, incident, extra_responders=extra_responders)
+        return with_deployments(session, view, self._clock())
 
     def page_level(
         self,
@@ -107,7 +117,7 @@ class IncidentMessenger:
             }
         fresh = [p for p in chosen if p not in already]
         team_names = {team.id: team.name for team in session.exec(select(Team)).all()}
-        view = incident_view(session, incident, extra_responders=fresh)
+        view = self._view(session, incident, extra_responders=fresh)
         paged: list[str] = []
         unreachable: list[str] = []
         for person_id, reason in chosen.items():
@@ -183,7 +193,7 @@ class IncidentMessenger:
             destination={"name": name, "users": users},
             # Anyone may join the room later: like any channel outside the R team, no
             # confidential runbook.
-            reply=cards.incident_card(incident_view(session, incident), self._locale),
+            reply=cards.incident_card(self._view(session, incident), self._locale),
             locale=self._locale,
             dedupe_key=_room_key(incident.id),
             channel=name,
@@ -218,7 +228,7 @@ class IncidentMessenger:
 
     def post_cards(self, session: Session, incident: Incident, team_ids: list[str]) -> list[str]:
         assert incident.id is not None
-        view = incident_view(session, incident)
+        view = self._view(session, incident)
         posted: list[str] = []
         for team_id in team_ids:
             team = session.get(Team, team_id)
@@ -251,7 +261,7 @@ class IncidentMessenger:
     ) -> None:
         """Edit every card of the incident in place and add a note to channel threads."""
         session.flush()
-        view = incident_view(session, incident)
+        view = self._view(session, incident)
         messages = session.exec(
             select(IncidentMessage)
             .where(IncidentMessage.incident_id == incident.id)

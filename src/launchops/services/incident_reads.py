@@ -5,6 +5,10 @@ A base of the incident service, apart so the use cases that change incidents sta
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -14,7 +18,8 @@ from launchops.services.actors import Actor
 from launchops.services.component_index import ComponentIndex
 from launchops.services.incident_records import incident_view
 from launchops.services.incident_state import OPEN_STATES
-from launchops.store import session_scope
+from launchops.services.ledger import changes_before, latest_deployments
+from launchops.store import read_scope, session_scope
 from launchops.store.models import Incident, IncidentResponder
 
 __all__ = ["IncidentReads"]
@@ -23,10 +28,26 @@ __all__ = ["IncidentReads"]
 class IncidentReads:
     _engine: Engine
     _index: ComponentIndex
+    _clock: Callable[[], datetime]
 
     def get(self, incident_id: int) -> IncidentView:
         with session_scope(self._engine) as session:
             return incident_view(session, self._load(session, incident_id))
+
+    def status_view(self, incident_id: int) -> IncidentView:
+        """`incident status <id>`: the incident with its component's latest deployments and
+        the changes in the hour before it was declared (two indexed reads, no write)."""
+        with read_scope(self._engine) as session:
+            view = incident_view(session, self._load(session, incident_id))
+            if view.component_id is None:
+                return view
+            names = {view.component_id: view.component_name or view.component_id}
+            now = self._clock()
+            return replace(
+                view,
+                deployments=latest_deployments(session, names, view.component_id, now),
+                changes_before=changes_before(session, names, view.component_id, view.declared_at),
+            )
 
     def open_incidents(self, limit: int = 10) -> list[IncidentView]:
         with session_scope(self._engine) as session:

@@ -14,7 +14,7 @@ waits on them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
@@ -26,6 +26,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from launchops.domain.errors import BadCommand
+from launchops.domain.incidents import IncidentView
 from launchops.domain.ledger import DeploymentKind, DeploymentLine, web_url
 from launchops.domain.masking import mask
 from launchops.services.component_index import ComponentIndex
@@ -41,14 +42,19 @@ __all__ = [
     "LedgerService",
     "NewDeployment",
     "Recorded",
+    "changes_before",
+    "component_names",
     "deployments_between",
     "latest_deployments",
+    "read_before_write",
+    "with_deployments",
 ]
 
 log = structlog.get_logger(__name__)
 
 CARD_DEPLOYMENTS: Final = 3  # how many of a component's latest deployments a card lists
 CHANGE_WINDOW: Final = timedelta(hours=1)  # `incident status`: the changes this long before
+_READ_KEY: Final = "launchops.ledger.latest"  # session.info: component id → lines
 _table = Deployment.__table__  # type: ignore[attr-defined]
 _COLUMNS = (
     _table.c.id,
@@ -124,7 +130,7 @@ class LedgerService:
         with session_scope(self._engine) as session:
             new_id, duplicate = _insert(session, row)
             stored = session.execute(select(*_COLUMNS).where(_table.c.id == new_id)).one()
-        line = _line(stored, directory, now)
+        line = _line(stored, component_names(directory), now)
         log.info(
             "ledger.recorded",
             deployment=new_id,
@@ -137,19 +143,19 @@ class LedgerService:
 
     def latest(self, component_id: str) -> tuple[DeploymentLine, ...]:
         with read_scope(self._engine) as session:
-            return latest_deployments(
-                session, self._index.directory.get(session), component_id, self._clock()
-            )
+            names = component_names(self._index.directory.get(session))
+            return latest_deployments(session, names, component_id, self._clock())
 
 
 def latest_deployments(
     session: Session,
-    directory: Directory,
+    names: Mapping[str, str],
     component_id: str | None,
     now: datetime,
     limit: int = CARD_DEPLOYMENTS,
 ) -> tuple[DeploymentLine, ...]:
-    """A component's latest deployments and rollbacks, newest first: one indexed query."""
+    """A component's latest deployments and rollbacks, newest first: one indexed query.
+    `names` maps component ids to names (a missing one is shown by its id)."""
     if component_id is None:
         return ()
     rows = session.execute(
@@ -158,12 +164,37 @@ def latest_deployments(
         .order_by(_table.c.deployed_at.desc(), _table.c.id.desc())
         .limit(limit)
     ).all()
-    return tuple(_line(row, directory, now) for row in rows)
+    return tuple(_line(row, names, now) for row in rows)
+
+
+def read_before_write(
+    session: Session, component_id: str | None, name: str | None, now: datetime
+) -> tuple[DeploymentLine, ...]:
+    """Read a component's latest deployments into the session, for the cards its transaction
+    will draw (`with_deployments`): a declaration calls this before its first write, so the
+    query never runs while the write lock is held."""
+    if component_id is None:
+        return ()
+    cache: dict[str, tuple[DeploymentLine, ...]] = session.info.setdefault(_READ_KEY, {})
+    lines = cache.get(component_id)
+    if lines is None:
+        lines = latest_deployments(session, {component_id: name or component_id}, component_id, now)
+        cache[component_id] = lines
+    return lines
+
+
+def with_deployments(session: Session, view: IncidentView, now: datetime) -> IncidentView:
+    """`view` with its component's latest deployments: those read before the transaction's
+    first write when there are (`read_before_write`), else one indexed query."""
+    if view.component_id is None:
+        return view
+    lines = read_before_write(session, view.component_id, view.component_name, now)
+    return replace(view, deployments=lines) if lines else view
 
 
 def deployments_between(
     session: Session,
-    directory: Directory,
+    names: Mapping[str, str],
     component_ids: Sequence[str],
     start: datetime,
     end: datetime,
@@ -182,27 +213,30 @@ def deployments_between(
         .order_by(_table.c.deployed_at, _table.c.id)
         .limit(limit)
     ).all()
-    return [_line(row, directory, end) for row in rows]
+    return [_line(row, names, end) for row in rows]
 
 
 def changes_before(
-    session: Session, directory: Directory, component_id: str | None, moment: datetime
+    session: Session, names: Mapping[str, str], component_id: str | None, moment: datetime
 ) -> tuple[DeploymentLine, ...]:
     """The changes to a component in the hour before `moment` (and at it), newest first."""
     if component_id is None:
         return ()
     lines = deployments_between(
-        session, directory, [component_id], moment - CHANGE_WINDOW, moment + timedelta(seconds=1)
+        session, names, [component_id], moment - CHANGE_WINDOW, moment + timedelta(seconds=1)
     )
     return tuple(replace(line, ago=moment - line.at) for line in reversed(lines))
 
 
-def _line(row: Any, directory: Directory, now: datetime) -> DeploymentLine:
-    component = directory.components.get(row.component_id)
+def component_names(directory: Directory) -> dict[str, str]:
+    return {cid: c.name for cid, c in directory.components.items()}
+
+
+def _line(row: Any, names: Mapping[str, str], now: datetime) -> DeploymentLine:
     return DeploymentLine(
         id=int(row.id),
         component_id=row.component_id,
-        component_name=component.name if component else row.component_id,
+        component_name=names.get(row.component_id, row.component_id),
         version=row.version,
         environment=row.environment,
         kind=row.kind,

@@ -20,6 +20,7 @@ from launchops.adapters.slack.forms import IncidentForms
 from launchops.adapters.slack.gate_actions import GateActions
 from launchops.adapters.slack.guard import Accepted, RequestGuard
 from launchops.adapters.slack.handlers import SlackHandlers
+from launchops.adapters.slack.link_buttons import register_link_buttons
 from launchops.adapters.slack.roadmap_actions import RoadmapActions
 from launchops.adapters.slack.sender import SlackSender
 from launchops.chat.commands import ChatCore
@@ -77,6 +78,7 @@ class SlackAdapter:
         RoadmapActions(  # the roadmap nudge's buttons and modals
             chat=chat, client=self.client, after_ack=after_ack, locale=settings.locale, seen=seen
         ).register(self.app)
+        register_link_buttons(self.app)  # Roll back and other link buttons: ack only
         self._guard = RequestGuard(signing_secret.get_secret_value()) if signing_secret else None
         self._app_token = settings.slack_app_token
         self._socket_mode: object | None = None

@@ -17,6 +17,7 @@ HEADER_LIMIT = 150
 TEXT_LIMIT = 3000
 FIELD_LIMIT = 2000
 BUTTON_LIMIT = 75
+URL_LIMIT = 3000
 FALLBACK_LIMIT = 3000
 FIELDS_PER_SECTION = 10
 _SAFE_URL = re.compile(r"^https?://[^\s<>|]+$")
@@ -46,6 +47,8 @@ def _button(action: Action, index: int) -> dict[str, Any]:
     }
     if action.style != "default":
         button["style"] = action.style
+    if action.url and len(action.url) <= URL_LIMIT and _SAFE_URL.match(action.url):
+        button["url"] = action.url  # a link button: Slack opens it (and still sends a click)
     return button
 
 

@@ -17,6 +17,7 @@ from launchops.adapters.teams.card_parts import (
     ADAPTIVE_CARD_SCHEMA,
     ADAPTIVE_CARD_VERSION,
     ATTEMPTS,
+    BUTTON_LIMIT,
     CARD_BUDGET_BYTES,
     MAX_ACTIONS,
     TEXT_BUDGET_BYTES,
@@ -56,7 +57,11 @@ def _fact(field: Field, limits: Limits) -> dict[str, str]:
 
 
 def _action(action: Action, limits: Limits, locale: str) -> dict[str, Any]:
-    """A Universal Action (Action.Execute), or the text box a button needs (form_cards.py)."""
+    """A Universal Action (Action.Execute), the text box a button needs (form_cards.py), or
+    a link button (Action.OpenUrl) for an action with an http(s) `url`."""
+    target = link_target(action.url)
+    if target is not None and target.lower().startswith("http"):
+        return {"type": "Action.OpenUrl", "title": clip(action.label, BUTTON_LIMIT), "url": target}
     return input_action(action, limits, locale) or execute_button(action, limits)
 
 
