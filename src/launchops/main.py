@@ -25,9 +25,9 @@ from launchops.services.config_sync import SyncResult, current_policy, sync_conf
 from launchops.services.digest import DigestService
 from launchops.services.directory import DirectoryCache
 from launchops.services.failures import FailureService
-from launchops.services.ledger import LedgerService
 from launchops.services.gates import GateService
 from launchops.services.incidents import IncidentService
+from launchops.services.ledger import LedgerService
 from launchops.services.messaging import MessagingService
 from launchops.services.monthly_report import MonthlyReporter
 from launchops.services.ownership import OwnershipService

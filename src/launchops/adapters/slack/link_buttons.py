@@ -5,6 +5,7 @@ acknowledged or the button shows a warning. There is nothing else to do with it.
 from __future__ import annotations
 
 import re
+
 from slack_bolt import Ack, App
 
 from launchops.messages.reply import LINK_ACTION
