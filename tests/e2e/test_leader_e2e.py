@@ -197,7 +197,9 @@ def _digest_claims(url: str) -> list[tuple[str, str, int]]:
     try:
         with engine.connect() as conn:
             rows = conn.execute(sa.select(table.c.channel, table.c.iso_week, table.c.round))
-            return sorted((str(c), str(w), int(r)) for c, w, r in rows)
+            # Team channels only: a sponsor's weekly line (`sponsor:<id>`) is a DM.
+            found = [(str(c), str(w), int(r)) for c, w, r in rows]
+            return sorted(row for row in found if not row[0].startswith("sponsor:"))
     finally:
         engine.dispose()
 

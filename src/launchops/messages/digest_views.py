@@ -13,12 +13,27 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from launchops.messages.i18n import t
+from launchops.messages.ledger_views import period_lines
 from launchops.messages.reply import Action, Card, Field, Image, Reply
+from launchops.messages.roadmap_views import span, stage_name
 
 if TYPE_CHECKING:  # the figures' shape only: messages/ never calls into services/
-    from launchops.services.digest_data import DigestData
+    from collections.abc import Sequence
 
-__all__ = ["ASSIGN", "REVIEWED", "chart", "chart_comment", "quiet", "sections", "summary", "whole"]
+    from launchops.services.digest_data import DigestData
+    from launchops.services.portfolio import ProjectRow
+
+__all__ = [
+    "ASSIGN",
+    "REVIEWED",
+    "chart",
+    "chart_comment",
+    "quiet",
+    "sections",
+    "sponsor_line",
+    "summary",
+    "whole",
+]
 
 MAX_EXAMPLE = 200  # characters of a pattern's example shown
 ASSIGN = "digest_assign"  # the follow-up buttons (services/digest_followup.py); value: row id
@@ -95,6 +110,7 @@ def sections(data: DigestData, locale: str) -> list[Reply]:
         ("digest.rate.title", _rates(data, locale)),
         ("digest.patterns.title", _patterns(data, locale)),
         ("digest.incidents.title", _incidents(data, locale)),
+        ("ledger.period.title", _deployments(data, locale)),
         ("digest.slo.title", _slo(data, locale)),
         ("digest.gates.title", _gates(data, locale)),
     ):
@@ -250,6 +266,11 @@ def _incidents(data: DigestData, locale: str) -> list[str]:
     return lines
 
 
+def _deployments(data: DigestData, locale: str) -> list[str]:
+    """The week's deployments and rollbacks (the change ledger), only when there were any."""
+    return period_lines(data.deployments, locale) if data.deployments else []
+
+
 def _slo(data: DigestData, locale: str) -> list[str]:
     lines = []
     for rate in data.rates:
@@ -287,3 +308,39 @@ def _gates(data: DigestData, locale: str) -> list[str]:
         for project, stage in data.gates_pending
     ]
     return lines or [t("digest.gates.none", locale)]
+
+
+def sponsor_line(rows: Sequence[ProjectRow], week: str, locale: str) -> Reply:
+    """A sponsor's weekly direct message: one short line per project they sponsor (stage,
+    days against its timebox and limit, the portfolio's warnings, an open gate)."""
+    lines = []
+    for row in rows:
+        parts = [
+            t(
+                "digest.sponsor.line",
+                locale,
+                project=row.name,
+                stage=stage_name(row.stage, locale),
+                days=int(row.days_in_stage),
+                timebox=span(row.timebox, locale) if row.timebox else "—",
+                limit=span(row.limit, locale) if row.limit else "—",
+            )
+        ]
+        if row.open_gate is not None:
+            gate = row.open_gate
+            parts.append(
+                t(
+                    "digest.sponsor.gate",
+                    locale,
+                    id=gate.id,
+                    stage=stage_name(gate.to_stage, locale),
+                )
+            )
+        if row.open_incidents:
+            parts.append(t("digest.sponsor.incidents", locale, count=row.open_incidents))
+        if row.flags:
+            flags = ", ".join(t(f"roadmap.flag.{flag}", locale) for flag in row.flags)
+            parts.append(f"⚠️ {flags}")
+        lines.append(" · ".join(parts))
+    title = t("digest.sponsor.title", locale, week=week)
+    return Reply(text="\n".join([title, *lines]))

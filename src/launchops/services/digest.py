@@ -16,6 +16,9 @@ organisation's first config sync (a new install does not greet its channels with
 What: the seven days before the send (services/digest_data.py), one top-level message per
 channel, the rest in its thread, then the eight-week trend chart (Slack: an `upload` row;
 Teams: a card with the PNG in it).
+Sponsors: at the policy's `digest.when`, each sponsor named on a project gets one direct
+message with a short line per project of theirs (the portfolio's row), claimed the same way
+as channel `sponsor:<person id>`.
 All rows are `PRIORITY_BULK`: a page never waits behind a digest burst.
 """
 
@@ -39,10 +42,12 @@ from launchops.messages import digest_views as views
 from launchops.messages.i18n import t
 from launchops.messages.reply import Reply
 from launchops.services.config_sync import installed_at
+from launchops.services.destinations import dm_destination
 from launchops.services.digest_chart import trend_png
 from launchops.services.digest_data import TREND_WEEKS, WEEK, DigestData, collect
 from launchops.services.digest_followup import DigestFollowup
-from launchops.services.directory import Directory, load_directory
+from launchops.services.directory import Directory, DirectoryCache, load_directory
+from launchops.services.portfolio import Portfolio, ProjectRow
 from launchops.store import read_scope, session_scope
 from launchops.store.digest_models import DigestClaim
 from launchops.store.types import utcnow
@@ -54,6 +59,8 @@ log = structlog.get_logger(__name__)
 UPLOAD_KIND: Final = "upload"  # outbox kind: a file into a thread (adapters/slack/sender.py)
 _DAYS: Final = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _claims = DigestClaim.__table__  # type: ignore[attr-defined]
+SPONSOR_CHANNEL: Final = "sponsor:"  # claim channel of a sponsor's weekly line
+SPONSORS: Final = "sponsors"  # its claim's (and SentDigest's) team_id
 
 
 class UnknownTeam(LookupError):
@@ -114,6 +121,8 @@ class DigestService:
         self._on_enqueue = on_enqueue or (lambda: None)
         # Assign / Mark reviewed on each pattern, and next week's account of them.
         self.followup = DigestFollowup(engine, locale=locale)
+        # Sponsors' weekly line: the portfolio's rows of the projects each one sponsors.
+        self._portfolio = Portfolio(engine, DirectoryCache(engine, check_every=0), clock)
 
     def set_wakeup(self, wake: Callable[[], None]) -> None:
         self._on_enqueue = wake
@@ -155,13 +164,20 @@ class DigestService:
                 week, moment = scheduled_at(when, zone, now)
                 if since <= moment <= now:
                     due[team_id] = week
-            claimed = _claimed(session, set(due.values())) if due else set()
+            week, moment = scheduled_at(
+                directory.policy.digest.when, directory.policy.digest.timezone, now
+            )
+            sponsor_week = week if since <= moment <= now else None
+            weeks = set(due.values()) | ({sponsor_week} if sponsor_week else set())
+            claimed = _claimed(session, weeks) if weeks else set()
         sent: list[SentDigest] = []
         for team_id, week in due.items():
             channels = _channels(directory, team_id, self._platforms)
             if all((channel, week) in claimed for channel in channels):
                 continue  # the cheap check: no figures are read for a week already sent
             sent += self._send_team(directory, team_id, week, now, force=False, by="scheduler")
+        if sponsor_week and any((c, sponsor_week) not in claimed for c in _sponsors(directory)):
+            sent += self._send_sponsors(directory, sponsor_week, force=False, by="scheduler")
         return sent
 
     def send(
@@ -178,6 +194,49 @@ class DigestService:
             when, zone = directory.policy.digest.for_team(team)
             week, _ = scheduled_at(when, zone, now)
             sent += self._send_team(directory, team, week, now, force=force, by=by)
+        if team_id is None:
+            policy = directory.policy.digest
+            week, _ = scheduled_at(policy.when, policy.timezone, now)
+            sent += self._send_sponsors(directory, week, force=force, by=by)
+        return sent
+
+    def _send_sponsors(
+        self, directory: Directory, week: str, *, force: bool, by: str
+    ) -> list[SentDigest]:
+        """Each sponsor's line on their projects, in a direct message on every platform they
+        are on, once per (sponsor, ISO week): claimed as channel `sponsor:<person id>`."""
+        theirs: dict[str, list[ProjectRow]] = {}
+        for row in self._portfolio.projects():
+            if row.sponsor and not row.stopped:
+                theirs.setdefault(row.sponsor, []).append(row)
+        sent: list[SentDigest] = []
+        for person_id, rows in theirs.items():
+            person = directory.people.get(person_id)
+            if person is None:
+                continue
+            channel = f"{SPONSOR_CHANNEL}{person_id}"
+            locale = person.locale or self._locale
+            with session_scope(self._engine) as session:
+                claimed = _claim(session, channel, week, SPONSORS, force=force, by=by)
+                if claimed is None:
+                    continue
+                for platform in self._platforms:
+                    where = dm_destination(platform, person)
+                    if where is not None:
+                        outbox.enqueue(
+                            session,
+                            platform=platform,
+                            kind=where[0],
+                            destination=where[1],
+                            reply=views.sponsor_line(rows, week, locale),
+                            locale=locale,
+                            priority=outbox.PRIORITY_BULK,
+                            dedupe_key=f"digest:{channel}:{week}:{claimed[1]}:{platform}",
+                        )
+            sent.append(SentDigest(SPONSORS, channel, week, claimed[1], False, 0))
+        if sent:
+            log.info("digest.sponsors_sent", week=week, sponsors=len(sent), by=by)
+            self._on_enqueue()
         return sent
 
     def _send_team(
@@ -282,6 +341,12 @@ class DigestService:
                 **common,
             )
         return top
+
+
+def _sponsors(directory: Directory) -> list[str]:
+    """The claim channels of the sponsors named on projects (`sponsor:<person id>`)."""
+    named = (p.sponsor for p in directory.projects.values() if p.sponsor)
+    return [f"{SPONSOR_CHANNEL}{person}" for person in dict.fromkeys(named)]
 
 
 def _chart(data: DigestData) -> bytes:
