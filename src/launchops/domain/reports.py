@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from launchops.domain.ledger import DeploymentLine
+
 __all__ = ["MonthlyReport"]
 
 
@@ -28,3 +30,5 @@ class MonthlyReport:
     failures: int = 0
     failures_before: int = 0
     gates_decided: int = 0
+    # the month's deployments and rollbacks of the project's components (the change ledger)
+    deployments: tuple[DeploymentLine, ...] = ()

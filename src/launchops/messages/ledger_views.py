@@ -14,6 +14,7 @@ from launchops.messages.reply import LINK_ACTION, Action, Card, Field, Reply
 __all__ = [
     "deployment_text",
     "period_lines",
+    "period_summary",
     "recorded_reply",
     "rollback_action",
 ]
@@ -91,3 +92,9 @@ def period_lines(lines: Sequence[DeploymentLine], locale: str) -> list[str]:
     out = [t("ledger.period.count", locale, deploys=len(lines) - rollbacks, rollbacks=rollbacks)]
     out += ["• " + deployment_text(line, locale, relative="date") for line in list(lines)[-10:]]
     return out
+
+
+def period_summary(lines: Sequence[DeploymentLine], locale: str) -> str:
+    """The same on one line, for a report's field: `2 deployment(s), 1 rollback(s) — …`."""
+    first, *rest = period_lines(lines, locale)
+    return f"{first} — {'; '.join(line.removeprefix('• ') for line in rest)}" if rest else first

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from launchops.domain.roadmap import Clock, ClockRef
 from launchops.messages.i18n import t
+from launchops.messages.ledger_views import period_summary
 from launchops.messages.reply import Action, Card, Field, Reply
 
 if TYPE_CHECKING:
@@ -234,6 +235,10 @@ def monthly_report(report: MonthlyReport, locale: str) -> Reply:
             value=f"{report.failures} ({report.failures_before})",
         ),
         Field(label=t("roadmap.report.gates", locale), value=str(report.gates_decided)),
+        Field(
+            label=t("ledger.period.title", locale),
+            value=period_summary(report.deployments, locale),
+        ),
     )
     title = t("roadmap.report.title", locale, project=report.project_name, month=report.month)
     text = "\n".join(f"{f.label}: {f.value}" for f in fields)

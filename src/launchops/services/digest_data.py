@@ -22,8 +22,10 @@ from rapidfuzz import fuzz, process
 from sqlalchemy import and_, func, or_, select
 from sqlmodel import Session
 
+from launchops.domain.ledger import DeploymentLine
 from launchops.domain.slo import objectives_for
 from launchops.services.directory import Directory
+from launchops.services.ledger import deployments_between
 from launchops.store.feedback_models import FailureCase, SliSample, SloAlert
 from launchops.store.gate_models import GateRequest
 from launchops.store.models import Incident
@@ -116,6 +118,8 @@ class DigestData:
     gates_decided: list[tuple[str, str, str]] = field(default_factory=list)  # project, stage, how
     gates_pending: list[tuple[str, str]] = field(default_factory=list)  # project, stage
     trend: list[int] = field(default_factory=list)  # cases per week, oldest first
+    # the week's deployments and rollbacks of the team's components, oldest first
+    deployments: list[DeploymentLine] = field(default_factory=list)
     # Filled by the digest service when a round is sent: each pattern's follow-up row id (the
     # buttons' value) and what became of earlier weeks' patterns.
     pattern_ids: list[int] = field(default_factory=list)
@@ -131,7 +135,7 @@ class DigestData:
 
     @property
     def quiet(self) -> bool:
-        """Nothing to report: no case, no incident, no open alert, no gate."""
+        """Nothing to report: no case, no incident, no open alert, no gate, no deployment."""
         return not (
             self.total
             or self.incidents
@@ -139,6 +143,7 @@ class DigestData:
             or any(r.open_alerts for r in self.rates)
             or self.gates_decided
             or self.gates_pending
+            or self.deployments
         )
 
 
@@ -164,6 +169,7 @@ def collect(session: Session, directory: Directory, team_id: str, end: datetime)
         data.rates.extend(_rates(session, directory, data, components, names))
         data.trend.extend(_trend(session, components, end))
         _gates_of(session, directory, data, components)
+        data.deployments.extend(deployments_between(session, names, components, start, end))
     _incidents_of(session, data, team_id)
     return data
 

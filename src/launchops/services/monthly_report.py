@@ -33,6 +33,7 @@ from launchops.services.destinations import dm_destination
 from launchops.services.directory import Directory, DirectoryCache, ProjectInfo
 from launchops.services.gate_records import find_project
 from launchops.services.incident_state import unit_of_work
+from launchops.services.ledger import component_names, deployments_between
 from launchops.services.roadmap_reads import project_destinations
 from launchops.store import read_scope
 from launchops.store.feedback_models import FailureCase, SliSample
@@ -268,6 +269,11 @@ def _report(
             for level in by_level
         },
         failures=_failures(session, components, start, end),
+        deployments=tuple(
+            deployments_between(
+                session, component_names(directory), list(project.components), start, end
+            )
+        ),
         failures_before=_failures(session, components, previous_start, start),
         gates_decided=int(
             session.exec(
