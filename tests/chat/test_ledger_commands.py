@@ -212,3 +212,21 @@ def test_a_card_without_deployments_is_unchanged(incidents: IncidentService) -> 
     card = incident_card(declared.incident, "en").card
     assert card is not None and not any(a.url for a in card.actions)
     assert t("ledger.field.deployments", "en") not in {f.label for f in card.fields}
+
+
+def test_a_declaration_reads_the_deployments_once_before_its_first_write(
+    engine: Engine, ledger: LedgerService, incidents: IncidentService, clock: Clock
+) -> None:
+    from launchops.services.actors import Actor
+    from launchops.services.people import ANONYMOUS
+    from tests.services.test_directory import statements
+
+    ledger.record(NewDeployment("rag", "v7", rollback_url=ROLLBACK))
+    with statements(engine) as seen:
+        declared = incidents.declare(
+            level="p1", title="empty", actor=Actor(ANONYMOUS, "x"), component_query="rag"
+        )
+    reads = [i for i, s in enumerate(seen) if "FROM deployment" in s]
+    first_write = next(i for i, s in enumerate(seen) if s.lstrip().upper().startswith("INSERT"))
+    assert len(reads) == 1 and reads[0] < first_write
+    assert [d.version for d in declared.incident.deployments] == ["v7"]
