@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html
 import json
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -314,4 +315,140 @@ def test_two_replicas_on_postgresql_send_each_nudge_once(
                 told = [c for c in nudges_to(slack, DAN, OVER_LIMIT) if project in text_of(c)]
                 assert len(told) == 1, project
     finally:
+        drop_postgres_database(name)
+
+
+def _both(urls: tuple[str, str], body: bytes) -> None:
+    """The same signed request to two replicas at once (a retry landing on the other one,
+    or a double submit)."""
+    errors: list[BaseException] = []
+
+    def send(url: str) -> None:
+        try:
+            post(url, body)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=send, args=(url,)) for url in urls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not errors, errors
+
+
+def _modal_body(view: dict[str, Any], user: str, reason: str, when: str | None = None) -> bytes:
+    values: dict[str, Any] = {
+        "roadmap_reason": {"value": {"type": "plain_text_input", "value": reason}}
+    }
+    if when is not None:
+        values["roadmap_when"] = {"value": {"type": "plain_text_input", "value": when}}
+    return view_submission_body(
+        view["callback_id"],
+        values,
+        user,
+        private_metadata=view["private_metadata"],
+        view_id=f"V{time.monotonic_ns()}",
+    )
+
+
+def _click_body(message: RecordedCall, label: str, user: str, slack: FakeSlackAPI) -> bytes:
+    button = buttons(message)[label]
+    trigger_id = f"17000.{user}.{label.replace(' ', '')}.{time.monotonic_ns()}"
+    return block_actions_body(
+        button["action_id"],
+        button["value"],
+        user,
+        str(message.params["channel"]),
+        "1700000000.000100",
+        slack.response_url(f"{user}-{trigger_id}"),
+        trigger_id=trigger_id,
+        button_text=label,
+    )
+
+
+def test_two_replicas_on_postgresql_extend_request_gate_and_stop_once_across_a_restart(
+    tmp_path: Path, slack: FakeSlackAPI
+) -> None:
+    """Every decision a nudge asks for, each sent to both replicas at once, is recorded
+    once; the extended clock survives the leader's crash: its new deadline nudges once."""
+    url, name = create_postgres_database()
+    bot_env = env(url, slack, fast_roadmap(tmp_path, timebox=2, limit=7200))
+    bot_env["SLACK_SIGNING_SECRET"] = SLACK_SECRET
+    bot_env["LAUNCHOPS_LEADER_CHECK_SECONDS"] = "0.5"
+    store = Store(url)
+    a = ServeProcess(bot_env, tmp_path, "a").start()
+    try:
+        with ServeProcess(bot_env, tmp_path, "b") as b:
+            urls = (a.url, b.url)
+            bob_nudge = wait_nudge(slack, BOB, "Ticket summarizer", timeout=30)
+            alice_nudge = wait_nudge(slack, ALICE, "Support assistant", timeout=30)
+
+            # Extend: the modal's submission reaches both replicas; one extension.
+            trigger = click(a.url, slack, bob_nudge, "Extend", BOB)
+            view = opened(slack, trigger)
+            _both(urls, _modal_body(view, BOB, "two more customers to try it", when="10s"))
+            [extension] = rows(store.engine, StageExtension)
+            assert (extension.version, extension.reason) == (2, "two more customers to try it")
+
+            # Request gate, the same click on both replicas: one gate, each approver asked once.
+            _both(urls, _click_body(alice_nudge, "Request gate", ALICE, slack))
+            [gate] = rows(store.engine, GateRequest)
+            assert (gate.project_id, gate.to_stage) == ("support-assistant", "production")
+            asked = slack.wait_for(
+                "chat.postMessage",
+                predicate=lambda c: (
+                    c.params.get("channel") == dm("U0ERIN") and "gate #1" in text_of(c)
+                ),
+            )
+            assert len(asked) == 1
+
+            # The first replica dies (leader or not): the moved clock still nudges, once.
+            a.kill()
+            second = slack.wait_for(
+                "chat.postMessage",
+                timeout=30,
+                count=2,
+                predicate=lambda c: (
+                    c.params.get("channel") == dm(BOB)
+                    and "Ticket summarizer" in text_of(c)
+                    and TIMEBOX_UP in text_of(c)
+                ),
+            )[1]
+            with ServeProcess(bot_env, tmp_path, "a2") as again:
+                urls = (again.url, b.url)
+                # Stop from the new nudge, submitted to both: one stop, announced once.
+                trigger = click(again.url, slack, second, "Stop", BOB)
+                view = opened(slack, trigger)
+                _both(urls, _modal_body(view, BOB, "the vendor API was withdrawn"))
+                [stop] = rows(store.engine, ProjectStop)
+                assert (stop.project_id, stop.by) == ("ticket-summarizer", "bob")
+                slack.wait_for(
+                    "chat.postMessage",
+                    predicate=lambda c: (
+                        c.params.get("channel") == "C0MLTEAM"
+                        and "Ticket summarizer was stopped" in text_of(c)
+                    ),
+                )
+                time.sleep(4)  # more sweeps on both replicas: nothing more may be sent
+                announced = [
+                    c
+                    for c in slack.calls("chat.postMessage")
+                    if c.params.get("channel") == "C0MLTEAM"
+                    and "Ticket summarizer was stopped" in text_of(c)
+                ]
+                assert len(announced) == 1
+                assert len(nudges_to(slack, BOB)) == 2 and len(nudges_to(slack, ALICE)) == 1
+                assert len(rows(store.engine, StageExtension)) == 1
+                assert len(rows(store.engine, GateRequest)) == 1
+                erin = [
+                    c
+                    for c in slack.calls("chat.postMessage")
+                    if c.params.get("channel") == dm("U0ERIN") and "gate #1" in text_of(c)
+                ]
+                assert len(erin) == 1
+                assert "Traceback" not in again.log() + b.log()
+    finally:
+        a.kill()
+        store.close()
         drop_postgres_database(name)
