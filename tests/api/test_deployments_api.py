@@ -130,6 +130,10 @@ def test_the_token_is_checked_before_the_body(app: RunningApp, client: httpx.Cli
         ({"component": "rag", "version": "v1", "url": "not a url"}, "url"),
         ({"component": "rag", "version": "v1", "kind": "hotfix"}, "kind"),
         ({"component": "rag", "version": "v1", "deployed_at": "yesterday"}, "deployed_at"),
+        (
+            {"component": "rag", "version": "v1", "deployed_at": "0001-01-01T00:00:00+05:00"},
+            "deployed_at",
+        ),
         ({"component": "rag", "version": "x" * 201}, "version"),
     ],
 )

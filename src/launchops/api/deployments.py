@@ -9,7 +9,7 @@ the id stored first and `duplicate: true`.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import structlog
@@ -55,6 +55,16 @@ class DeploymentIn(BaseModel):
     external_id: Text200 | None = Field(
         None, description="A pipeline run's id: a post sent again with it is stored once."
     )
+
+    @field_validator("deployed_at")
+    @classmethod
+    def _in_utc(cls, value: datetime | None) -> datetime | None:
+        if value is None or value.tzinfo is None:
+            return value
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:  # year 1 with a positive offset, year 9999 with a negative one
+            raise ValueError("out of the range of dates") from None
 
     @field_validator("url", "rollback_url")
     @classmethod
