@@ -7,7 +7,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from launchops.cli import app as cli_app
 from launchops.config import ConfigError, load_config
 from launchops.config.models import DEFAULT_DELIVERABLES, stage_deliverables
 from tests.conftest import CONFIG_DIR
@@ -87,3 +89,34 @@ def test_a_deliverable_listed_twice_is_named(tmp_path: Path) -> None:
     line = _line_of(directory / "policy.yaml", "deliverables:")
     assert problem.startswith(f"policy.yaml:{line}: roadmap.poc.deliverables: "), problem
     assert "'demo  video' is listed twice" in problem
+
+
+@pytest.mark.parametrize(
+    ("poc", "bad", "expected"),
+    [
+        (
+            "poc:     {timebox: -1d, limit: 6w}",
+            "-1d",
+            "roadmap.poc.timebox: Value error, '-1d' is not a duration",
+        ),
+        (
+            "poc:     {timebox: 4w, limit: 3w}",
+            "limit: 3w",
+            "roadmap.poc: Value error, limit 3w is shorter than the timebox 4w",
+        ),
+        (
+            "poc:     {timebox: 4w, limit: 6w, deliverables: ['?']}",
+            "deliverables",
+            "roadmap.poc.deliverables[0]: Value error, a deliverable needs a name",
+        ),
+    ],
+)
+def test_config_check_exits_1_naming_file_and_line(
+    tmp_path: Path, poc: str, bad: str, expected: str
+) -> None:
+    """What an operator runs: `launchops config check DIR`, exit 1, `policy.yaml:<line>`."""
+    directory = _config(tmp_path, poc)
+    result = CliRunner().invoke(cli_app, ["config", "check", str(directory)])
+    assert result.exit_code == 1, result.output
+    line = _line_of(directory / "policy.yaml", bad)
+    assert f"policy.yaml:{line}: {expected}" in result.output, result.output
