@@ -205,11 +205,14 @@ def _digest_claims(url: str) -> list[tuple[str, str, int]]:
 
 
 def _digest_posts(slack: FakeSlackAPI, week: str) -> list[str]:
-    """Channels of the top-level Slack posts of this week's digest (replies are its thread)."""
+    """Channels of the top-level Slack posts of this week's digest (replies are its thread;
+    a sponsor's weekly line is a DM, `D…`)."""
     return sorted(
         str(c.params["channel"])
         for c in slack.calls("chat.postMessage")
-        if "thread_ts" not in c.params and week in str(c.params.get("text", ""))
+        if "thread_ts" not in c.params
+        and week in str(c.params.get("text", ""))
+        and not str(c.params["channel"]).startswith("D")
     )
 
 
