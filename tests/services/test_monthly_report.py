@@ -3,6 +3,7 @@ failures and gates from the store; sent to its channel and its sponsor once per 
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,7 +17,7 @@ from launchops.messages.roadmap_views import monthly_report
 from launchops.services.config_sync import sync_config
 from launchops.services.directory import DirectoryCache
 from launchops.services.monthly_report import MonthlyReporter, first_working_day
-from launchops.store import session_scope
+from launchops.store import make_engine, session_scope
 from launchops.store.feedback_models import FailureCase, SliSample
 from launchops.store.gate_models import GateRequest, ProjectStage
 from launchops.store.models import ConfigRevision, Incident, OutboxMessage
@@ -181,3 +182,29 @@ def test_a_month_that_ended_before_the_first_sync_is_never_sent(synced: Engine) 
     assert _reports(synced) == []
     # A month it did see is sent as usual (January 2027's first working day is the 1st).
     assert _reporter(synced, datetime(2027, 1, 1, 0, 30, tzinfo=UTC)).run_due() == 1
+
+
+def test_replicas_racing_on_the_first_working_day_send_each_report_once(
+    db_url: str, synced: Engine
+) -> None:
+    """Several replicas (threads with engines of their own) whose monthly check fires at the
+    same moment: one report to the channel and one to the sponsor, whoever won."""
+    barrier = threading.Barrier(3)
+    sent: list[int] = []
+
+    def replica() -> None:
+        engine = make_engine(db_url)
+        try:
+            reporter = _reporter(engine, datetime(2026, 12, 1, 0, 30, tzinfo=UTC))
+            barrier.wait()
+            sent.append(reporter.run_due())
+        finally:
+            engine.dispose()
+
+    threads = [threading.Thread(target=replica) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(sent) == [0, 0, 1]
+    assert [m.destination for m in _reports(synced)] == [{"channel": "C0MLTEAM"}, {"user": "U0DAN"}]
