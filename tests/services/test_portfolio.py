@@ -11,9 +11,13 @@ from sqlalchemy.engine import Engine
 
 from launchops.config import load_config
 from launchops.domain.errors import BadCommand
+from launchops.services.actors import Actor
 from launchops.services.config_sync import sync_config
 from launchops.services.directory import DirectoryCache
+from launchops.services.gates import GateService
+from launchops.services.people import PeopleService
 from launchops.services.portfolio import Portfolio
+from launchops.services.roadmap import RoadmapService
 from launchops.store import session_scope
 from launchops.store.gate_models import GateRequest, ProjectStage
 from launchops.store.roadmap_models import ProjectStop
@@ -130,6 +134,17 @@ def test_over_the_limit_is_flagged_until_decided(engine: Engine, portfolio: Port
     )
     [support] = [r for r in late.projects() if r.id == "support-assistant"]
     assert support.flags == ("over_limit",)
+    # A decision ends it: the sponsor carries the stage past its limit (an Extend).
+    directory = DirectoryCache(engine, check_every=0)
+    clock = lambda: NOW + timedelta(days=60)  # noqa: E731
+    gates = GateService(engine, platforms=("slack",), directory=directory, clock=clock)
+    roadmap = RoadmapService(
+        engine, gates=gates, platforms=("slack",), directory=directory, clock=clock
+    )
+    sponsor = PeopleService(engine).identify("slack", ("U0DAN",))
+    roadmap.extend("support-assistant", "2w", "worth two more weeks", Actor(sponsor, "Dan"))
+    [support] = [r for r in late.projects() if r.id == "support-assistant"]
+    assert support.flags == ()
 
 
 def test_the_chat_answer_lists_flags_and_the_scale_view(
