@@ -30,6 +30,7 @@ __all__ = ["api_router"]
 
 _REFUSALS: dict[int | str, dict[str, Any]] = {
     401: {"model": ApiError, "description": "Missing or invalid bearer token."},
+    413: {"model": ApiError, "description": "The body is larger than the /api/v1 cap."},
     503: {"model": ApiError, "description": "LAUNCHOPS_API_TOKEN is not set."},
 }
 

@@ -118,6 +118,7 @@ class AlertsNotHandled(BaseModel):
 
 
 class TooManyAlerts(BaseModel):
-    """413, in FastAPI's error shape so the field is named like a 422's."""
+    """413, in FastAPI's error shape so the field is named like a 422's; a body over the
+    byte cap is refused before it is parsed, with a sentence (BodyLimitMiddleware)."""
 
-    detail: list[dict[str, Any]]
+    detail: list[dict[str, Any]] | str

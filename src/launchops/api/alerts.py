@@ -47,6 +47,7 @@ from launchops.api.alert_models import (
     AlertsNotHandled,
     TooManyAlerts,
 )
+from launchops.api.auth import ApiError
 from launchops.config.models import AlertPolicy, Policy, SeverityLevel
 from launchops.domain.errors import InvalidTransition, LaunchOpsError, NotFound
 from launchops.domain.incidents import LEVELS, MAX_DESCRIPTION_CHARS, MAX_TITLE_CHARS
@@ -337,7 +338,11 @@ def alerts_router(engine: Engine, incidents: IncidentService, *, locale: str) ->
         response_model=AlertmanagerReceipt,
         summary="Alertmanager webhook (version 4)",
         responses={
-            413: {"model": TooManyAlerts, "description": f"More than {MAX_ALERTS} alerts."},
+            400: {"model": ApiError, "description": "The body is not UTF-8 JSON."},
+            413: {
+                "model": TooManyAlerts,
+                "description": f"More than {MAX_ALERTS} alerts, or a body over the cap.",
+            },
             500: {
                 "model": AlertsNotHandled,
                 "description": "An alert could not be handled (see each outcome's `error`): "

@@ -23,6 +23,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from launchops.api.auth import ApiError
 from launchops.services.failures import (
     MAX_CASES,
     FailureKind,
@@ -230,7 +231,7 @@ _RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
         "description": "Malformed JSON, an invalid or missing field, an unknown component, "
         f"or more than {MAX_CASES} cases; nothing is stored.",
     },
-    413: {"description": "The body is larger than the /api/v1 cap."},
+    413: {"model": ApiError, "description": "The body is larger than the /api/v1 cap."},
 }
 
 

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from starlette.concurrency import run_in_threadpool
 
+from launchops.api.auth import ApiError
 from launchops.api.failures import (
     ValidationProblems,
     parse_body,
@@ -109,7 +110,7 @@ def sli_router(service: SloAlerts) -> APIRouter:
                 "description": "Malformed JSON, an invalid field, an unknown component or "
                 f"more than {MAX_SAMPLES} samples; nothing is stored.",
             },
-            413: {"description": "The body is larger than the /api/v1 cap."},
+            413: {"model": ApiError, "description": "The body is larger than the /api/v1 cap."},
         },
         openapi_extra=request_schema(SliSampleIn, SliBatchIn),
     )
