@@ -13,6 +13,7 @@ Nothing of a case is logged: its texts may hold PII until the service has masked
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any, Final, TypeVar
@@ -102,6 +103,8 @@ def _problems(error: ValidationError, prefix: Sequence[str | int]) -> list[dict[
     for item in error.errors(include_url=False):
         entry = dict(item)
         entry["loc"] = [*prefix, *item["loc"]]
+        if "input" in entry:
+            entry["input"] = _finite(entry["input"])
         ctx = entry.get("ctx")
         if isinstance(ctx, dict):  # exception objects are not JSON
             entry["ctx"] = {
@@ -109,6 +112,18 @@ def _problems(error: ValidationError, prefix: Sequence[str | int]) -> list[dict[
             }
         out.append(entry)
     return out
+
+
+def _finite(value: Any) -> Any:
+    """`value` with NaN and ±Infinity (which json.loads reads) as strings: JSON cannot echo
+    them back, so a 422 quoting one was a 500."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, list):
+        return [_finite(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    return value
 
 
 def _plain(value: Any) -> Any:

@@ -30,8 +30,11 @@ __all__ = ["MAX_SAMPLES", "SliAlert", "SliBatchIn", "SliReceiptOut", "SliSampleI
 log = structlog.get_logger(__name__)
 
 MAX_SAMPLES: Final = 1000
-Count = Annotated[int, Field(ge=0)]
-Seconds = Annotated[float, Field(ge=0, description="Seconds.")]
+# The store's count columns are 32-bit integers on PostgreSQL: a larger count was a 500 there.
+MAX_COUNT: Final = 2**31 - 1
+Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
+# json.loads reads `Infinity` too: a reading of infinite seconds or cost is refused.
+Seconds = Annotated[float, Field(ge=0, allow_inf_nan=False, description="Seconds.")]
 
 
 class SliSampleIn(BaseModel):
@@ -49,7 +52,9 @@ class SliSampleIn(BaseModel):
     latency_p50: Seconds | None = None
     latency_p95: Seconds | None = None
     latency_p99: Seconds | None = None
-    cost: float = Field(0.0, ge=0, description="Same unit as `slo.monthly_cost_budget`.")
+    cost: float = Field(
+        0.0, ge=0, allow_inf_nan=False, description="Same unit as `slo.monthly_cost_budget`."
+    )
 
     @field_validator("period_end")
     @classmethod
