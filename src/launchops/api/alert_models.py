@@ -9,8 +9,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from launchops.api.failures import without_nul
 from launchops.config.models import SeverityLevel
 
 __all__ = [
@@ -80,6 +81,13 @@ class AlertmanagerWebhook(_Webhook):
         description=f"At most {MAX_ALERTS} per notification (more answers 413); set "
         f"`max_alerts: {MAX_ALERTS}` on the webhook so Alertmanager truncates instead."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _without_nul(cls, data: Any) -> Any:
+        """NUL characters dropped (PostgreSQL cannot store them): not a 500, nor a 422 that
+        would make Alertmanager drop the page."""
+        return without_nul(data)
 
 
 # response --------------------------------------------------------------------------------

@@ -42,6 +42,7 @@ __all__ = [
     "parse_body",
     "request_schema",
     "unknown_components",
+    "without_nul",
 ]
 
 log = structlog.get_logger(__name__)
@@ -114,6 +115,18 @@ def _problems(error: ValidationError, prefix: Sequence[str | int]) -> list[dict[
     return out
 
 
+def without_nul(value: Any) -> Any:
+    """Parsed JSON with every NUL character dropped from its strings (keys too): PostgreSQL's
+    text and JSONB cannot hold one, so a `\u0000` anywhere in a body was a 500 there."""
+    if isinstance(value, str):
+        return value.replace("\x00", "") if "\x00" in value else value
+    if isinstance(value, list):
+        return [without_nul(item) for item in value]
+    if isinstance(value, dict):
+        return {without_nul(key): without_nul(item) for key, item in value.items()}
+    return value
+
+
 def _finite(value: Any) -> Any:
     """`value` with NaN and ±Infinity (which json.loads reads) as strings: JSON cannot echo
     them back, so a 422 quoting one was a 500."""
@@ -153,7 +166,7 @@ def _parse(
             [{"type": "missing", "loc": ["body"], "msg": "Field required", "input": None}]
         )
     try:
-        data = json.loads(raw)
+        data = without_nul(json.loads(raw))
     except (ValueError, RecursionError) as error:  # RecursionError: nesting beyond reason
         position = getattr(error, "pos", 0)
         raise RequestValidationError(
