@@ -192,3 +192,43 @@ def test_a_config_sync_removing_a_runbook_mid_vote_asks_again(
     assert store.request(1).status == "open"  # Frank's approval was on older evidence
     assert "now in Production" in say(app.url, slack, "U0FRANK", "gate approve 1")
     assert len(changed_dms(slack)) == 3 and store.audit("gate.evidence_changed") == 1
+
+
+def test_deliverables_of_the_stage_left_with_links_in_dms_card_and_status(
+    app: RunningApp, slack: FakeSlackAPI, store: Store
+) -> None:
+    """Issue 11, item 4: the request lists the Pilot's deliverables, ❌ until a link is
+    attached (`gate attest <n> <deliverable> yes <url>`); attaching asks nobody again."""
+    assert "Requested gate #1" in say(
+        app.url, slack, "U0ALICE", "gate request support-assistant production"
+    )
+    [asked] = slack.wait_for(
+        "chat.postMessage", predicate=lambda c: c.params["channel"] == "DU0DAN"
+    )
+    text = card_text(asked)
+    assert "Deliverables of Pilot" in text and "❌ Results report" in text, text
+    assert "You approved gate #1" in say(app.url, slack, "U0DAN", "gate approve 1")
+    answer = say(
+        app.url,
+        slack,
+        "U0ALICE",
+        "gate attest 1 results-report yes https://wiki.example/pilot-results",
+    )
+    assert "✅ Results report: https://wiki.example/pilot-results (alice)" in answer, answer
+    refused = say(app.url, slack, "U0ALICE", "gate attest 1 satisfaction-survey yes the wiki")
+    assert "A deliverable is attached as a link" in refused, refused
+    slack.wait_for(
+        "chat.update",
+        timeout=15,
+        predicate=lambda c: (
+            c.params["channel"] == "C0MLTEAM"
+            and "✅ Results report: https://wiki.example/pilot-results" in card_text(c)
+        ),
+    )
+    card = card_text(updates(slack, channel="C0MLTEAM")[-1])
+    assert "❌ Satisfaction survey" in card and "❌ Production migration plan" in card
+    assert store.decisions(1) == [("dan", "approve", 1)]  # still counts: nobody asked again
+    assert changed_dms(slack) == []
+    # `gate status` warns like the portfolio: the PoC has no sponsor.
+    status = say(app.url, slack, "U0BOB", "gate status ticket-summarizer")
+    assert status.startswith("stage: poc\n⚠️ no sponsor"), status
