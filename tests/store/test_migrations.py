@@ -11,7 +11,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine
 from sqlmodel import SQLModel
 
-import launchops.store.ledger_models  # noqa: F401  (the change ledger)
+import launchops.store.ledger_models  # (the change ledger)
 import launchops.store.roadmap_models  # noqa: F401  (the roadmap tables)
 from launchops.store import (  # noqa: F401  (every table)
     digest_models,

@@ -6,7 +6,7 @@ from alembic import context
 from sqlalchemy import text
 from sqlmodel import SQLModel
 
-import launchops.store.ledger_models  # noqa: F401  (the change ledger)
+import launchops.store.ledger_models  # (the change ledger)
 import launchops.store.roadmap_models  # noqa: F401  (the roadmap tables)
 from launchops.store import digest_models, feedback_models, gate_models, models  # noqa: F401
 from launchops.store.db import make_engine
