@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
+from launchops.api.auth import ApiError
 from launchops.api.failures import ValidationProblems, parse_body, unknown_components
 from launchops.domain.errors import BadCommand
 from launchops.domain.ledger import DeploymentKind, web_url
@@ -94,7 +95,7 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
         "description": "Malformed JSON, an invalid or missing field or an unknown component "
         "(with suggestions); nothing is stored.",
     },
-    413: {"description": "The body is larger than the /api/v1 cap."},
+    413: {"model": ApiError, "description": "The body is larger than the /api/v1 cap."},
 }
 
 
