@@ -23,5 +23,6 @@ def render(reply: Reply) -> str:
     if card.note:
         lines.append(f"({card.note})")
     for number, action in enumerate(card.actions, start=1):
-        lines.append(f"  [{number}] {action.label}  → type: {action.value}")
+        where = f"open: {action.url}" if action.url else f"type: {action.value}"
+        lines.append(f"  [{number}] {action.label}  → {where}")
     return "\n".join(lines)
