@@ -10,12 +10,15 @@ loopback Bot Connector validates every card against the Adaptive Card 1.5 schema
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from launchops.store.gate_models import GateRequest
@@ -23,8 +26,16 @@ from launchops.store.roadmap_models import ProjectStop, RoadmapNudge, StageExten
 from tests.conftest import create_postgres_database, drop_postgres_database
 from tests.e2e.harness import RunningApp, make_settings, running_app
 from tests.e2e.process import ServeProcess
-from tests.e2e.test_teams_gates_e2e import in_ml_channel, press
-from tests.e2e.test_teams_incidents_e2e import ALICE, inputs, personal_chat, plain, texts
+from tests.e2e.test_teams_gates_e2e import buttons, in_ml_channel, press
+from tests.e2e.test_teams_incidents_e2e import (
+    ALICE,
+    execute,
+    inputs,
+    message,
+    personal_chat,
+    plain,
+    texts,
+)
 from tests.fakes.teams_connector import FakeBotConnector, RecordedActivity
 from tests.services.roadmap_support import fast_roadmap
 
@@ -238,4 +249,119 @@ def test_two_replicas_and_a_crash_send_each_nudge_once_on_teams(
                 assert sent_to(connector, BOB, TIMEBOX_UP) <= 1
                 assert sent_to(connector, ALICE, TIMEBOX_UP) <= 1
     finally:
+        drop_postgres_database(name)
+
+
+def _invoke(
+    connector: FakeBotConnector,
+    user: dict[str, str],
+    card_message: RecordedActivity,
+    label: str,
+    typed: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """The invoke Teams sends when `user` presses `label` (its box filled in with `typed`)."""
+    [card] = card_message.cards
+    action = buttons(card)[label]
+    if action["type"] == "Action.ShowCard":
+        [action] = action["card"]["actions"]
+    return execute(
+        connector, user, card_message, action["verb"], dict(action["data"]) | (typed or {})
+    )
+
+
+def _to_both(urls: tuple[str, str], activity: dict[str, Any]) -> None:
+    """The same invoke to two replicas at once; each answers 200."""
+    statuses: list[int] = []
+
+    def send(url: str) -> None:
+        statuses.append(httpx.post(f"{url}/api/messages", json=activity, timeout=15).status_code)
+
+    threads = [threading.Thread(target=send, args=(url,)) for url in urls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert statuses == [200, 200], statuses
+
+
+def _count(url: str, model: Any) -> list[Any]:
+    engine = sa.create_engine(url)
+    try:
+        with Session(engine) as session:
+            return list(session.exec(select(model)).all())
+    finally:
+        engine.dispose()
+
+
+def test_two_replicas_extend_request_gate_and_stop_once_across_a_crash_on_teams(
+    tmp_path: Path, connector: FakeBotConnector
+) -> None:
+    """Each decision pressed once but delivered to both replicas is recorded once; the
+    extended clock nudges once more after a replica is killed; a restarted one takes Stop."""
+    url, name = create_postgres_database()
+    bot_env = {
+        "LAUNCHOPS_DATABASE_URL": url,
+        "LAUNCHOPS_CONFIG_DIR": str(fast_roadmap(tmp_path, timebox=2, limit=7200)),
+        "LAUNCHOPS_TEAMS_ANONYMOUS": "true",
+        "LAUNCHOPS_TEAMS_SERVICE_URL": connector.url,
+        "LAUNCHOPS_CHAT_PLATFORMS": "teams",
+        "LAUNCHOPS_API_TOKEN": "t",
+        "LAUNCHOPS_LEADER_CHECK_SECONDS": "0.5",
+    }
+    a = ServeProcess(bot_env, tmp_path, "a").start()
+    try:
+        with ServeProcess(bot_env, tmp_path, "b") as b:
+            bob_nudge = nudge(connector, BOB)
+            alice_nudge = nudge(connector, ALICE)
+            # Bob's and Alice's first words reach one replica: both store a conversation
+            # reference on a person's first activity, and a first-ever twin insert of it
+            # races on the primary key (services/messaging.py, outside this issue).
+            for user in (BOB, ALICE):
+                first = httpx.post(
+                    f"{a.url}/api/messages", json=message(connector, "help", user=user)
+                )
+                assert first.status_code == 200, first.text
+            extend = _invoke(
+                connector, BOB, bob_nudge, "Extend", {"when": "10s", "reason": "one more demo"}
+            )
+            _to_both((a.url, b.url), extend)
+            [extension] = _count(url, StageExtension)
+            assert (extension.version, extension.reason) == (2, "one more demo")
+            _to_both((a.url, b.url), _invoke(connector, ALICE, alice_nudge, "Request gate"))
+            [gate] = _count(url, GateRequest)
+            assert (gate.project_id, gate.to_stage) == ("support-assistant", "production")
+
+            a.kill()  # the leader or not: the moved clock still nudges, once
+            chat = personal_chat(connector, BOB)
+            second = connector.wait_for(
+                2,
+                30,
+                lambda r: (
+                    r.route == "send_to_conversation"
+                    and r.conversation_id == chat
+                    and TIMEBOX_UP in said(r)
+                ),
+            )[1]
+            with ServeProcess(bot_env, tmp_path, "a2") as again:
+                stop = _invoke(connector, BOB, second, "Stop", {"reason": "vendor withdrew"})
+                _to_both((again.url, b.url), stop)
+                [stopped] = _count(url, ProjectStop)
+                assert (stopped.project_id, stopped.by) == ("ticket-summarizer", "bob")
+                announced = "Ticket summarizer was stopped in PoC by Bob Lee"
+                connector.wait_for(1, predicate=lambda r: in_ml_channel(r) and announced in said(r))
+                time.sleep(4)  # sweeps on both replicas: nothing more may be sent
+                channel = [
+                    r
+                    for r in connector.calls("create_conversation")
+                    if in_ml_channel(r) and announced in said(r)
+                ]
+                assert len(channel) == 1
+                assert sent_to(connector, BOB, TIMEBOX_UP) == 2
+                assert sent_to(connector, ALICE, TIMEBOX_UP) == 1
+                assert sent_to(connector, DAN, "asks you to approve Support assistant") == 1
+                assert len(_count(url, StageExtension)) == 1
+                assert len(_count(url, GateRequest)) == 1
+                assert "Traceback" not in again.log() + b.log()
+    finally:
+        a.kill()
         drop_postgres_database(name)
