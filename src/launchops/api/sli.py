@@ -56,6 +56,17 @@ class SliSampleIn(BaseModel):
         0.0, ge=0, allow_inf_nan=False, description="Same unit as `slo.monthly_cost_budget`."
     )
 
+    @field_validator("period_start", "period_end")
+    @classmethod
+    def _within_utc_range(cls, value: datetime) -> datetime:
+        """`0001-01-01T00:00:00+01:00` is a valid ISO date whose UTC time is before year 1:
+        converting it raised OverflowError, a 500."""
+        try:
+            _naive_utc(value)
+        except OverflowError:
+            raise ValueError("the time in UTC is outside the years 1 to 9999") from None
+        return value
+
     @field_validator("period_end")
     @classmethod
     def _after_start(cls, value: datetime, info: ValidationInfo) -> datetime:
