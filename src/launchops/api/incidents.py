@@ -28,6 +28,10 @@ from launchops.services.incident_list import (
 
 __all__ = ["IncidentList", "IncidentSummary", "incidents_router"]
 
+# Incident ids are 32-bit on PostgreSQL: a larger cursor was cast to INTEGER there, a 500.
+# Every id is below it, so it is no restriction at all.
+MAX_ID = 2**31 - 1
+
 
 class IncidentSummary(BaseModel):
     """One incident; datetimes are ISO 8601 in UTC."""
@@ -105,7 +109,7 @@ def incidents_router(engine: Engine, index: ComponentIndex) -> APIRouter:
                 severity=severity,
                 component=component,
                 limit=limit,
-                cursor=int(cursor) if cursor else None,
+                cursor=int(cursor) if cursor and int(cursor) <= MAX_ID else None,
             )
         except NotFound as error:
             suggestions = [ident for ident, _name in error.params.get("suggestions", [])]
