@@ -1,8 +1,9 @@
 """Server errors schemathesis found in the API, each pinned on both backends.
 
-Both were 500s on PostgreSQL only (SQLite takes either): a count past a 32-bit integer in an
-SLI sample, and a NUL character (`\\u0000`) in any text, which PostgreSQL's text and JSONB
-cannot hold.
+Most were 500s on PostgreSQL only (SQLite takes them): a count past a 32-bit integer in an
+SLI sample, an incidents cursor past one, and a NUL character (`\\u0000`) in any text, which
+PostgreSQL's text and JSONB cannot hold. On both: a 422 quoting NaN or Infinity, and an SLI
+period whose UTC time falls before year 1.
 """
 
 from __future__ import annotations
@@ -97,3 +98,25 @@ def test_nul_characters_in_failure_cases_are_dropped_not_a_server_error(
     response = client.post("/api/v1/failures", json={"cases": [case, case]}, headers=BEARER)
     assert response.status_code == 201, response.text
     assert response.json()["duplicates"] == 1
+
+
+def test_sli_period_outside_utc_years_is_refused_not_a_server_error(client: Session) -> None:
+    early = sample(period_start="0001-01-01T00:00:00Z", period_end="0001-01-01T00:00:01+01:00")
+    response = client.post("/api/v1/sli", json=early, headers=BEARER)
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"] == ["body", "period_end"]
+    late = sample(period_start="9999-12-31T23:00:00-05:00", period_end="9999-12-31T23:59:59Z")
+    response = client.post("/api/v1/sli", json=late, headers=BEARER)
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"] == ["body", "period_start"]
+
+
+def test_an_incidents_cursor_past_32_bits_lists_from_the_newest(client: Session) -> None:
+    alert = {"status": "firing", "fingerprint": "fp-cursor", "labels": {"component": "rag"}}
+    notification = {"version": "4", "status": "firing", "alerts": [alert]}
+    opened = client.post("/api/v1/alerts/alertmanager", json=notification, headers=BEARER)
+    assert opened.status_code == 200, opened.text
+    for cursor in ("2147483647", "2147483648", "999999999999999999"):
+        response = client.get("/api/v1/incidents", params={"cursor": cursor}, headers=BEARER)
+        assert response.status_code == 200, (cursor, response.text)
+        assert len(response.json()["incidents"]) == 1, cursor
