@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,50 +17,12 @@ import sqlalchemy as sa
 
 from launchops.body_limits import limit_for
 from tests.e2e.harness import RunningApp, make_settings, running_app
+from tests.pii import NEEDLES, pii_case, raw_store
 
 pytestmark = pytest.mark.e2e
 
 URL = "/api/v1/failures"
 TOKEN = {"Authorization": "Bearer test-api-token"}
-
-SLACK_TOKEN = "xoxb-1234567890123-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx"
-OPENAI_KEY = "sk-proj-Ab3dEf6hIj9lMn2pQr5tUv8xYz1bCd4fGh7jKl0n"
-PII = {
-    "email": "minjun.park@example.co.kr",
-    "korean phone": "010-9876-5432",
-    "international phone": "+44 20 7946 0958",
-    "card": "4111 1111 1111 1111",
-    "bare card": "5500000000000004",
-    "rrn": "900101-1234567",
-    "ip": "192.168.10.24",
-    "slack token": SLACK_TOKEN,
-    "api key": OPENAI_KEY,
-}
-# Each value also as it would leak in pieces (digits without separators).
-NEEDLES = [
-    *PII.values(),
-    "minjun.park",
-    "01098765432",
-    "4111111111111111",
-    "9001011234567",
-    "AbCdEfGhIjKlMnOpQrStUvWx",
-]
-
-
-def pii_case(**fields: Any) -> dict[str, Any]:
-    return {
-        "component": "rag",
-        "kind": "negative_feedback",
-        "summary": f"고객 연락처{PII['korean phone']}로 회신 요청, 메일{PII['email']}입니다",
-        "input": (
-            f"card {PII['card']} / {PII['bare card']}, 주민번호{PII['rrn']}입니다, "
-            f"call {PII['international phone']}"
-        ),
-        "output": f"서버{PII['ip']}에서 token={SLACK_TOKEN} key {OPENAI_KEY}",
-        "model_version": "answer-2026-11",
-        "confidence": 0.31,
-        **fields,
-    }
 
 
 @pytest.fixture
@@ -81,18 +42,6 @@ def rows(app: RunningApp) -> list[dict[str, Any]]:
     with app.ctx.engine.connect() as connection:
         result = connection.execute(sa.text("SELECT * FROM failurecase ORDER BY id"))
         return [dict(row._mapping) for row in result]
-
-
-def raw_store(app: RunningApp) -> str:
-    """Everything the store holds, as the disk or a dump would show it."""
-    url = app.settings.database_url
-    if url.startswith("sqlite"):
-        path = Path(url.removeprefix("sqlite:///"))
-        data = b"".join(p.read_bytes() for p in (path, Path(f"{path}-wal")) if p.exists())
-        return data.decode("utf-8", errors="replace")
-    with app.ctx.engine.connect() as connection:
-        result = connection.execute(sa.text("SELECT row_to_json(f)::text FROM failurecase f"))
-        return "\n".join(row[0] for row in result)
 
 
 def post(client: httpx.Client, payload: Any) -> httpx.Response:
@@ -120,7 +69,7 @@ def test_cases_are_stored_masked_and_none_of_the_pii_is_anywhere(
         assert first["summary"] == "고객 연락처[phone]로 회신 요청, 메일[email]입니다"
         assert "[card]" in first["input"] and "[rrn]" in first["input"]
         assert "[ip]" in first["output"] and "[secret]" in first["output"]
-        raw = raw_store(app)
+        raw = raw_store(app.ctx.engine, ("failurecase",))
     logs = caplog.text + "\n".join(str(r.msg) for r in caplog.records)
     assert "failures.recorded" in logs
     for needle in NEEDLES:

@@ -1,10 +1,12 @@
-"""End to end: failure cases posted to the running app's `POST /api/v1/failures`, then the real
-`launchops digest send --now` process posts each team's weekly digest to the loopback Slack.
+"""End to end: failure cases posted to the running app's `POST /api/v1/failures` and typed in
+chat (`failure <component>: …`), then the real `launchops digest send --now` process posts
+each team's weekly digest to the loopback Slack.
 
 Checked in what Slack received: the ML and data teams' channels each get one top-level digest
 with the right counts, the thread under it holds the patterns (masked examples) and the chart
 arrives through files upload v2 into that thread; a team with nothing gets one quiet line; no
-PII posted reaches any outgoing call. `--now` again sends nothing; `--force` sends again.
+PII posted (every form tests/pii.py lists) reaches any outgoing call, stored row, or line the
+processes printed. `--now` again sends nothing; `--force` sends again.
 """
 
 from __future__ import annotations
@@ -14,9 +16,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+from launchops.store import make_engine
 from tests.conftest import CONFIG_DIR
 from tests.e2e.harness import SLACK_SECRET, running_app, slack_settings
 from tests.fakes.slack_api import UPLOAD_METHOD, FakeSlackAPI, RecordedCall
+from tests.fakes.slack_requests import FORM, sign, slash_command_body
+from tests.pii import NEEDLES, pii_case, raw_store
+from tests.pii import PII as PII_FORMS
 
 TOKEN = {"Authorization": "Bearer test-api-token"}
 PII = ["jane.doe@example.com", "010-9876-5432", "4111 1111 1111 1111", "900101-1234567"]
@@ -61,7 +67,7 @@ def _digest(db_url: str, slack: FakeSlackAPI, tmp_path: Path, *flags: str) -> st
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    return done.stdout
+    return done.stdout + done.stderr  # what it printed, its log lines included
 
 
 def _text(call: RecordedCall) -> str:
@@ -74,6 +80,17 @@ def test_digest_send_now_posts_each_team_its_digest(
     with running_app(slack_settings(db_url, slack.url)) as app, app.client() as client:
         answer = client.post("/api/v1/failures", json={"cases": _cases()}, headers=TOKEN)
         assert answer.status_code == 201, answer.text
+        # Every listed form of personal data, glued to Korean text too, for the data team.
+        every_form = pii_case(component="retriever")
+        answer = client.post("/api/v1/failures", json=every_form, headers=TOKEN)
+        assert answer.status_code == 201, answer.text
+        typed = f"failure retriever: cited the wrong doc, mail me at {PII_FORMS['email']}"
+        body = slash_command_body(
+            "/launchops", typed, "U0CAROL", "C0GENERAL", slack.response_url("fb")
+        )
+        headers = sign(SLACK_SECRET, body, content_type=FORM)
+        said = client.post("/slack/events", content=body, headers=headers)
+        assert "Recorded failure case" in said.text, said.text
     slack.clear()
 
     out = _digest(db_url, slack, tmp_path, "--now")
@@ -85,7 +102,7 @@ def test_digest_send_now_posts_each_team_its_digest(
     assert len(by_channel) == len(tops)  # one top-level message per channel
     ml = _text(by_channel["C0MLTEAM"])
     assert "10 failure cases" in ml
-    assert "1 failure cases" in _text(by_channel["C0DATA"])
+    assert "3 failure cases" in _text(by_channel["C0DATA"])  # one typed in chat
     assert "a quiet week" in _text(by_channel["C0PLATFORM"])
 
     ml_thread = [c for c in posts if c.params["channel"] == "C0MLTEAM" and "thread_ts" in c.params]
@@ -105,9 +122,13 @@ def test_digest_send_now_posts_each_team_its_digest(
     assert slack.uploads[file_id].startswith(b"\x89PNG")
     assert len(slack.calls(UPLOAD_METHOD)) == len(slack.calls("files.completeUploadExternal"))
 
-    everything = " ".join(str(c.params) for c in slack.calls())
-    for needle in PII:
+    everything = " ".join(str(c.params) for c in slack.calls()) + out
+    engine = make_engine(db_url)
+    stored = raw_store(engine)  # every table
+    engine.dispose()
+    for needle in (*PII, *NEEDLES):
         assert needle not in everything, needle
+        assert needle not in stored, needle
 
     # --now again: this week's digests are sent already.
     sent_before = len(slack.calls("chat.postMessage"))
