@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import delete
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
@@ -83,7 +84,15 @@ class MessagingService:
         with session_scope(self._engine) as session:
             row = session.get(ConversationRef, (platform, key))
             if row is None:
-                session.add(ConversationRef(platform=platform, key=key, reference=reference))
+                # A person's first message may reach two replicas at once: the first insert
+                # wins, and the other's reference (the same conversation) is not needed.
+                table = ConversationRef.__table__  # type: ignore[attr-defined]
+                dialect = postgresql if self._engine.dialect.name == "postgresql" else sqlite
+                session.execute(
+                    dialect.insert(table)
+                    .values(platform=platform, key=key, reference=reference, updated_at=utcnow())
+                    .on_conflict_do_nothing(index_elements=["platform", "key"])
+                )
             elif row.reference != reference:
                 row.reference = reference
                 row.updated_at = utcnow()
