@@ -81,7 +81,8 @@ def test_who_owns_keeps_the_component_words(name: str) -> None:
         assert error.key in {"usage.who_owns", "error.query_too_long"}
         return
     assert isinstance(command, WhoOwns)
-    assert command.query.casefold() in " ".join(name.split()).casefold()
+    typed = " ".join(name.replace("\x00", "").split())  # a NUL is dropped (see below)
+    assert command.query.casefold() in typed.casefold()
 
 
 @pytest.mark.parametrize(
@@ -146,3 +147,9 @@ def test_any_declaration_text_parses_or_raises_a_typed_error(rest: str) -> None:
         assert command.component is None or 0 < len(command.component) <= MAX_QUERY_CHARS
         # Nothing typed is lost: the title without a component is the text before ` -- `.
         assert command.without_component().title == command.text
+
+
+def test_a_nul_character_typed_is_dropped_not_kept_for_the_store() -> None:
+    command = parse("incident p2 rag: answers\x00 are slow")
+    assert isinstance(command, DeclareIncident)
+    assert "\x00" not in command.title and command.title == "answers are slow"

@@ -237,7 +237,9 @@ def parse(text: str) -> Command:
     """Parse one chat message; raises `BadCommand` with a catalogue key when it cannot."""
     if len(text) > MAX_INPUT_CHARS:
         raise BadCommand("error.input_too_long", limit=MAX_INPUT_CHARS, length=len(text))
-    body = strip_addressing(text)
+    # PostgreSQL's text cannot hold NUL: typed into a title or a case, it would fail the
+    # transaction; nobody means one.
+    body = strip_addressing(text.replace("\x00", ""))
     if not body:
         return Help()
     if match := _HELP.match(body):
