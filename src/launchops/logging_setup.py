@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Final
+from typing import Any, Final
 
 import structlog
 from structlog.typing import EventDict, WrappedLogger
@@ -64,8 +64,21 @@ def _json_formatter() -> logging.Formatter:
     )
 
 
+class _StderrNow:
+    """Whatever `sys.stderr` is at each write. A stream captured at configure time may be
+    closed later (a test runner's, a CLI runner's), and a log line must never fail the code
+    that logs it."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure(*, json: bool, level: int = logging.INFO) -> None:
-    logging.basicConfig(stream=sys.stderr, level=level, format="%(message)s", force=True)
+    stream: Any = _StderrNow()
+    logging.basicConfig(stream=stream, level=level, format="%(message)s", force=True)
     formatter = _json_formatter() if json else MaskingFormatter("%(message)s")
     for handler in logging.getLogger().handlers:
         handler.setFormatter(formatter)
@@ -87,6 +100,6 @@ def configure(*, json: bool, level: int = logging.INFO) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=stream),
         cache_logger_on_first_use=False,
     )
