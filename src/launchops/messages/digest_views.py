@@ -20,8 +20,8 @@ from launchops.messages.roadmap_views import span, stage_name
 if TYPE_CHECKING:  # the figures' shape only: messages/ never calls into services/
     from collections.abc import Sequence
 
-    from launchops.services.digest_data import DigestData
-    from launchops.services.portfolio import ProjectRow
+    from launchops.domain.digests import DigestData
+    from launchops.domain.portfolio import ProjectRow
 
 __all__ = [
     "ASSIGN",

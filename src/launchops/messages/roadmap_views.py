@@ -19,8 +19,8 @@ from launchops.messages.ledger_views import period_summary
 from launchops.messages.reply import Action, Card, Field, Reply
 
 if TYPE_CHECKING:
+    from launchops.domain.portfolio import ProjectRow, ScaleView
     from launchops.domain.reports import MonthlyReport
-    from launchops.services.portfolio import ProjectRow, ScaleView
 
 __all__ = [
     "ACTION_IDS",
