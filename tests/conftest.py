@@ -37,6 +37,22 @@ structlog.configure(
     wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
 )
 
+_TEST_LOGGING = structlog.get_config()
+
+
+@pytest.fixture(autouse=True)
+def _logging_as_the_tests_set_it() -> Iterator[None]:
+    """A command run in-process (typer's CliRunner: `config check`, `report`, `doctor`) sets
+    up logging for a terminal; put the tests' own setup back after each test, or later tests
+    stop seeing the bot's log lines (caplog) and their assertions about them fail."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    structlog.configure(**_TEST_LOGGING)
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONFIG_DIR = REPO_ROOT / "config"
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
