@@ -15,7 +15,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import update
 
-from launchops.delivery.outbox import outbox_table
+from launchops.delivery.outbox import PENDING, outbox_table
 from launchops.services.incidents import Actor
 from launchops.store import session_scope
 from launchops.store.types import utcnow
@@ -56,8 +56,12 @@ def test_metrics_show_the_sweep_and_the_outbox(db_url: str) -> None:
         )
         assert declared.paged
         with session_scope(app.ctx.engine) as session:
+            # The pending rows (the P1's pages and card; a roadmap nudge the scheduler sent
+            # before the dispatcher stopped is not pending and not counted).
             written = session.execute(
-                update(outbox_table).values(
+                update(outbox_table)
+                .where(outbox_table.c.status == PENDING)
+                .values(
                     created_at=utcnow() - timedelta(minutes=5),
                     next_attempt_at=utcnow() - timedelta(minutes=5),
                 )
