@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import sqlalchemy as sa
+from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from launchops.store.gate_models import GateDecision, GateRequest, ProjectStage
@@ -94,8 +95,23 @@ class Store:
             return Counts(
                 requests=len(s.exec(select(GateRequest)).all()),
                 decisions=len(s.exec(select(GateDecision)).all()),
-                outbox=len(s.exec(select(OutboxMessage)).all()),
-                audit=len(s.exec(select(AuditEntry)).all()),
+                # The scheduler's roadmap nudges (the example Pilot is past its timebox) come
+                # and go on their own clock: not what a gate command may change.
+                outbox=len(
+                    s.exec(
+                        select(OutboxMessage).where(
+                            or_(
+                                col(OutboxMessage.dedupe_key).is_(None),
+                                ~col(OutboxMessage.dedupe_key).startswith("roadmap:"),
+                            )
+                        )
+                    ).all()
+                ),
+                audit=len(
+                    s.exec(
+                        select(AuditEntry).where(~col(AuditEntry.action).startswith("roadmap."))
+                    ).all()
+                ),
                 stages=tuple(
                     (r.project_id, r.stage)
                     for r in s.exec(select(ProjectStage).order_by(col(ProjectStage.project_id)))
