@@ -20,7 +20,7 @@ from sqlmodel import Session, select
 
 from launchops.store import upgrade_schema
 from launchops.store.models import AuditEntry, InboundReceipt, Incident, OutboxMessage
-from tests.e2e.harness import RunningApp, make_settings, running_app
+from tests.e2e.harness import RunningApp, make_settings, running_app, wait_for_quiet_store
 from tests.e2e.slack_ack import ack_answer
 from tests.fakes.slack_api import FakeSlackAPI, RecordedCall
 from tests.fakes.slack_requests import FORM, sign, slash_command_body
@@ -77,6 +77,7 @@ def odd_input_bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OddInput
             SLACK_API_URL=slack.url,
         )
         with running_app(settings) as app, app.client() as client:
+            wait_for_quiet_store(app)  # the scheduler's start-up work (a roadmap nudge)
             yield OddInputBot(app, slack, client)
 
 
