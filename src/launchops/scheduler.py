@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import structlog
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -114,72 +116,64 @@ def build_scheduler(
     each step in the store (SKIP LOCKED / compare-and-set), a digest its (channel, week)."""
     scheduler = BackgroundScheduler(timezone="UTC")
     if reloader is not None:
-        scheduler.add_job(
+        _every(
+            scheduler,
             reloader.check,
-            "interval",
             seconds=CONFIG_POLL_SECONDS,
             id="config-reload",
-            max_instances=1,
-            coalesce=True,
         )
     if incidents is not None:
-        scheduler.add_job(
+        _every(
+            scheduler,
             sweep_escalations,
-            "interval",
             args=[incidents],
             seconds=ESCALATION_SWEEP_SECONDS,
             id="escalation-sweep",
-            max_instances=1,
-            coalesce=True,
         )
     if gates is not None:
         # Exactly once across replicas: each reminder and expiry is claimed in the store
         # (services/gate_sweep.py), so every replica may run it.
-        scheduler.add_job(
+        _every(
+            scheduler,
             gates.sweep,
-            "interval",
             seconds=GATE_SWEEP_SECONDS,
             id="gate-sweep",
-            max_instances=1,
-            coalesce=True,
         )
     if digests is not None:
         # Exactly once across replicas and fires: each (channel, ISO week) is claimed in the
         # store. The first check soon after start is the catch-up after downtime.
-        scheduler.add_job(
+        _every(
+            scheduler,
             digests.run_due,
-            "interval",
             seconds=DIGEST_CHECK_SECONDS,
             next_run_time=datetime.now(UTC) + timedelta(seconds=DIGEST_FIRST_CHECK_SECONDS),
             id="weekly-digest",
-            max_instances=1,
-            coalesce=True,
         )
     if nudges is not None:
-        scheduler.add_job(
+        _every(
+            scheduler,
             nudges.sweep,
-            "interval",
             seconds=ROADMAP_SWEEP_SECONDS,
             id="roadmap-nudges",
-            max_instances=1,
-            coalesce=True,
         )
     if monthly_reports is not None:
-        scheduler.add_job(
+        _every(
+            scheduler,
             monthly_reports.run_due,
-            "interval",
             seconds=MONTHLY_REPORT_CHECK_SECONDS,
             id="monthly-report",
-            max_instances=1,
-            coalesce=True,
         )
     if messaging is not None:
-        scheduler.add_job(
+        _every(
+            scheduler,
             messaging.forget_receipts,
-            "interval",
             hours=1,
             id="receipt-cleanup",
-            max_instances=1,
-            coalesce=True,
         )
     return scheduler
+
+
+def _every(scheduler: BackgroundScheduler, job: Callable[..., object], **trigger: Any) -> None:
+    """An interval job that never runs beside itself and folds missed runs into one: a
+    sweep that fell behind runs once, not once per missed tick."""
+    scheduler.add_job(job, "interval", max_instances=1, coalesce=True, **trigger)
