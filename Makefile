@@ -20,7 +20,7 @@ export UV_PYTHON_DOWNLOADS := never
 export PYTHONDONTWRITEBYTECODE :=
 export PYTHONPYCACHEPREFIX := $(CURDIR)/$(VENV)/pycache
 
-.PHONY: run test lint unit bench install tools lock lock-upgrade clean
+.PHONY: run test lint unit bench install tools lock lock-upgrade clean teams-package
 
 $(UV): requirements-bootstrap.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv --without-pip $(VENV)
@@ -72,6 +72,12 @@ unit: $(STAMP) $(TOOLS)
 ## bench: performance figures beside a baseline measured in the same run
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+## teams-package: the Teams app zip (manifest.json filled from MicrosoftAppId, TeamsAppId,
+## PublicHostname, CompanyName in the environment, and the two icons); see deploy/teams/
+TEAMS_PACKAGE ?= var/launchops-teams.zip
+teams-package: $(STAMP)
+	$(BIN)/python deploy/teams/package.py --out $(TEAMS_PACKAGE)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -28,6 +28,7 @@ import launchops.scheduler
 from launchops.cli import app as cli_app
 from launchops.config import load_config
 from launchops.config.models import AlertPolicy
+from launchops.messages.i18n import t
 from launchops.settings import Settings
 from tests.required_tools import missing_tool
 
@@ -43,6 +44,9 @@ EXPECTED_FILES = [
     "slack-app-manifest.yaml",
     "teams/manifest.json",
     "teams/README.md",
+    "teams/package.py",
+    "teams/color.png",
+    "teams/outline.png",
     "prometheus/alert-rules.yml",
     "helm/launchops/Chart.yaml",
     "helm/launchops/values.yaml",
@@ -316,9 +320,25 @@ def test_teams_manifest() -> None:
             assert 0 < len(command["title"]) <= 32
             assert 0 < len(command["description"]) <= 128
             titles.add(command["title"])
-    assert titles >= {"who owns", "owns", "incident", "help"}
+    assert titles == _help_commands(), "the Teams command list and `help` disagree"
     assert manifest["validDomains"]
     assert not any("://" in d for d in manifest["validDomains"])
+
+
+def _help_commands() -> set[str]:
+    """The commands `help` lists, by their keywords: `who owns`, `owns`, `incident`, ..."""
+    commands: set[str] = set()
+    for line in t("help.text", "en").splitlines():
+        usage, dash, _ = line.partition(" — ")
+        if not dash:
+            continue  # a section heading
+        words = usage.split()
+        commands.add(" ".join(words[:2]) if words[0] == "who" else words[0])
+    return commands
+
+
+def test_help_commands_are_read() -> None:
+    assert {"who owns", "owns", "incident", "gate", "deploy", "help"} <= _help_commands()
 
 
 def test_teams_placeholders_are_documented() -> None:
