@@ -57,7 +57,7 @@ EXPECTED_FILES = [
     "helm/launchops/templates/secret.yaml",
     "README.md",
 ]
-SLASH_COMMANDS = {"/incident", "/owner", "/launchops"}
+SLASH_COMMANDS = {"/incident", "/owner", "/gate", "/launchops"}
 SLACK_BOT_SCOPES = {
     "app_mentions:read",
     "chat:write",
