@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 
 import structlog
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
@@ -201,7 +201,13 @@ def create_app(ctx: AppContext, *, run_dispatcher: bool = True) -> FastAPI:
         lag = await run_in_threadpool(_outbox_lag, outbox)
         return JSONResponse({"status": "ready", "store": "ok", "leader": leader, "outbox": lag})
 
-    @app.get("/metrics", tags=["ops"])
+    @app.get(
+        "/metrics",
+        tags=["ops"],
+        # Prometheus' text exposition format, so the OpenAPI document says text/plain.
+        response_class=PlainTextResponse,
+        responses={200: {"description": "Prometheus text exposition format"}},
+    )
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
