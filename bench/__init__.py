@@ -35,6 +35,14 @@ class Options:
     digest_history: int = 990_000
     ingest_batches: int = 20
     postgres_url: str | None = None  # an admin URL; a throwaway database is made on it
+    # load and faults: signed Slack requests (declarations, clicks, owner lookups, gate
+    # decisions) sent open-loop at `load_rate` a second to each replica, on PostgreSQL.
+    load_seconds: float = 60.0
+    load_rate: float = 8.0
+    load_replicas: int = 3
+    fault_seconds: float = 60.0  # the same load while a replica is SIGKILLed and restarted
+    fault_kill_every: float = 10.0
+    results_dir: str | None = "bench/results"  # under the repository; None writes no file
 
 
 QUICK = Options(
@@ -47,4 +55,7 @@ QUICK = Options(
     digest_week=2_000,
     digest_history=0,
     ingest_batches=4,
+    load_seconds=8.0,
+    fault_seconds=12.0,
+    fault_kill_every=4.0,
 )

@@ -10,11 +10,14 @@ As its own process, so it takes no GIL from a server under test: `python -m benc
 prints its port, serves until its stdin closes, and answers `GET /_stats` with call counts,
 `GET /_calls` with every call (arrival times are `perf_counter()`, which on Linux is the
 system-wide monotonic clock, comparable across processes), `POST /_clear`, and
-`POST /_wait` `{"channels": [...], "timeout": s}` once each channel has had a post.
+`POST /_wait` `{"channels": [...], "timeout": s}` once each channel has had a post, and
+`GET /_messages` with every chat.* call's channel, ts, thread_ts and a digest of its text (what
+the load benchmark checks exactly-once delivery with: bench/_load_check.py).
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import sys
@@ -38,6 +41,9 @@ class Call:
     method: str
     channel: str | None  # `channel` of chat.*, or the D-id conversations.open returned
     at: float  # time.perf_counter() on arrival, after the body was read
+    ts: str | None = None  # chat.*: the message's ts (the one answered, or the one edited)
+    thread_ts: str | None = None  # chat.postMessage into a thread
+    digest: str | None = None  # chat.*: sha1 of the message's `text`, its identity with `ts`
 
 
 def _arguments(content_type: str, query: str, body: bytes) -> dict[str, Any]:
@@ -163,7 +169,21 @@ class SlackFake:
             reply["message_ts"] = f"1700000000.{next(self._ts):06d}"
         elif method == "auth.test":
             reply.update(team_id="T0BENCH", user_id="UBOT", bot_id="BBOT")
-        self._record(Call(method, str(channel) if channel else None, arrived))
+        where = str(channel) if channel else None
+        if method.startswith("chat."):
+            text = str(params.get("text") or "")
+            self._record(
+                Call(
+                    method,
+                    where,
+                    arrived,
+                    ts=str(reply.get("ts") or reply.get("message_ts") or "") or None,
+                    thread_ts=str(params["thread_ts"]) if params.get("thread_ts") else None,
+                    digest=hashlib.sha1(text.encode()).hexdigest(),
+                )
+            )
+        else:
+            self._record(Call(method, where, arrived))
         return reply
 
     def _record(self, call: Call) -> None:
@@ -213,6 +233,11 @@ class _Handler(BaseHTTPRequestHandler):
         elif path == "/_calls":
             calls = self.server.fake.calls()
             self._send({"calls": [[c.method, c.channel, c.at] for c in calls]})
+        elif path == "/_messages":
+            chat = [c for c in self.server.fake.calls() if c.method.startswith("chat.")]
+            self._send(
+                {"messages": [[c.method, c.channel, c.ts, c.thread_ts, c.digest] for c in chat]}
+            )
         else:
             self._send(self.server.fake.answer(path, "", query, b""))
 
