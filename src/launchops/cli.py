@@ -103,23 +103,19 @@ def console(
 ) -> None:
     """Chat with the bot in this terminal, over the same commands as Slack and Teams."""
     from launchops.adapters.console.app import ConsoleChat
-    from launchops.main import build_context
-    from launchops.scheduler import build_scheduler
+    from launchops.main import build_context, start_console_jobs
 
     configure(json=False, level=logging.WARNING)
     settings = _settings()
     _prepare(settings, actor="console")
     ctx = build_context(settings, with_chat_adapters=False)
-    scheduler = build_scheduler(
-        ctx.config_reloader, ctx.incidents, gates=ctx.gates, digests=ctx.digests
-    )
     ctx.dispatcher.start()
-    scheduler.start()
+    leadership = start_console_jobs(ctx)  # on PostgreSQL: only while no serve replica is up
     try:
         ConsoleChat(ctx.chat, as_person=as_person or "").loop()
         ctx.dispatcher.drain(timeout=5)
     finally:
-        scheduler.shutdown(wait=True)  # a running sweep finishes before the engine is closed
+        leadership.stop()  # a running sweep finishes before the engine is closed
         ctx.close()
 
 

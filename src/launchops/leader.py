@@ -13,6 +13,13 @@ and becomes a follower, since it can no longer prove it holds the lock.
 Jobs stay idempotent on their own (claims, unique rows), so the moment in which an old leader
 has not noticed yet and a new one has started is harmless; the lock only keeps the normal case
 to one sweeper. On SQLite there is one process by construction: it is always the leader.
+
+`launchops console` takes part in the same election with `defer=True`, as a candidate that
+gives way to `launchops serve`: its services page the terminal only (it has no Slack or Teams
+sender), so an escalation it claimed would never reach a chat. It leads only while no serve
+replica's lock session (application name `launchops-leader`) is connected to the database; it
+does not try the lock while one is, and steps down (closing its session, which frees the lock)
+at its next check once one appears. A console alone on PostgreSQL runs the jobs like on SQLite.
 """
 
 from __future__ import annotations
@@ -42,6 +49,13 @@ _HOLDS_LOCK = text(
     " AND pid = pg_backend_pid() AND objsubid = 1"
     " AND ((classid::bigint << 32) | objid::bigint) = :key)"
 )
+# A `launchops serve` replica's lock session, as a deferring candidate looks for it.
+_REPLICA_CONNECTED = text(
+    "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = current_database()"
+    " AND application_name = :name AND pid <> pg_backend_pid())"
+)
+SERVE_SESSION = "launchops-leader"
+DEFERRING_SESSION = "launchops-console"
 # libpq settings for the lock connection: a dead server or network is noticed within seconds
 # (a check must never hang longer than the fail-over budget), and the session is named.
 _LOCK_CONNECT_ARGS: dict[str, Any] = {
@@ -51,7 +65,7 @@ _LOCK_CONNECT_ARGS: dict[str, Any] = {
     "keepalives_interval": 2,
     "keepalives_count": 2,
     "tcp_user_timeout": 5000,
-    "application_name": "launchops-leader",
+    "application_name": SERVE_SESSION,
     "options": "-c statement_timeout=5000",
 }
 
@@ -77,7 +91,8 @@ class Leadership:
 
     `start(scheduler)` starts the scheduler paused and, on PostgreSQL, a daemon thread that
     checks the lock every `interval` seconds; `stop()` shuts the scheduler down and closes the lock
-    connection, which releases the lock at once for the next replica.
+    connection, which releases the lock at once for the next replica. `defer=True` (the
+    console) leads only while no serve replica is connected (see the module's docstring).
     """
 
     def __init__(
@@ -86,6 +101,7 @@ class Leadership:
         *,
         interval: float = CHECK_SECONDS,
         key: int = LOCK_KEY,
+        defer: bool = False,
     ) -> None:
         self._engine = engine
         self._scheduler: Any | None = None  # an APScheduler 3 scheduler (untyped package)
@@ -93,6 +109,7 @@ class Leadership:
         self._key = key
         self._backend = engine.dialect.name
         self._elects = self._backend == "postgresql"
+        self._defer = defer
         self._lock_engine: Engine | None = None
         self._connection: Connection | None = None
         self._state = threading.Lock()
@@ -129,8 +146,12 @@ class Leadership:
             self._become_leader(reason="single process store")
             return
         url = self._engine.url
+        session = DEFERRING_SESSION if self._defer else SERVE_SESSION
         self._lock_engine = create_engine(
-            url, poolclass=NullPool, isolation_level="AUTOCOMMIT", connect_args=_LOCK_CONNECT_ARGS
+            url,
+            poolclass=NullPool,
+            isolation_level="AUTOCOMMIT",
+            connect_args={**_LOCK_CONNECT_ARGS, "application_name": session},
         )
         if not self.check():  # the first replica up leads from its first second
             log.info("leader.following", interval=self._interval)
@@ -164,7 +185,12 @@ class Leadership:
             return True
         try:
             connection = self._connect()
-            if self._is_leader:
+            if (
+                self._defer
+                and connection.execute(_REPLICA_CONNECTED, {"name": SERVE_SESSION}).scalar()
+            ):
+                self._give_way()
+            elif self._is_leader:
                 held = bool(connection.execute(_HOLDS_LOCK, {"key": self._key}).scalar())
                 if not held:
                     self._become_follower(reason="lock no longer held")
@@ -179,6 +205,13 @@ class Leadership:
             else:
                 log.warning("leader.check_failed", error=str(error))
         return self._is_leader
+
+    def _give_way(self) -> None:
+        """A serve replica is up: a deferring candidate neither leads nor tries the lock."""
+        if self._is_leader:
+            self._drop_connection()  # the session's end frees the lock for the replica
+            self._become_follower(reason="a launchops serve replica is up")
+        self._checked()
 
     def _connect(self) -> Connection:
         if self._connection is None:

@@ -19,7 +19,8 @@ from launchops.chat.roadmap_chat import RoadmapChat
 from launchops.config import ConfigError, load_config
 from launchops.delivery.dispatcher import Dispatcher
 from launchops.delivery.sender import Sender
-from launchops.scheduler import ConfigReloader
+from launchops.leader import Leadership
+from launchops.scheduler import ConfigReloader, build_scheduler
 from launchops.services.component_index import ComponentIndex
 from launchops.services.config_sync import SyncResult, current_policy, sync_config
 from launchops.services.digest import DigestService
@@ -168,6 +169,19 @@ def build_context(
         ),
         digests=digests,
     )
+
+
+def start_console_jobs(ctx: AppContext) -> Leadership:
+    """The console's scheduled jobs, elected like `serve`'s (leader.py), as a candidate that
+    gives way to serve replicas: on SQLite it is the one process and runs them; on PostgreSQL
+    it runs them only while no `launchops serve` is connected, since its pages go to the
+    terminal alone. `stop()` on the result ends the jobs and frees the lock."""
+    scheduler = build_scheduler(
+        ctx.config_reloader, ctx.incidents, gates=ctx.gates, digests=ctx.digests
+    )
+    leadership = Leadership(ctx.engine, interval=ctx.settings.leader_check_seconds, defer=True)
+    leadership.start(scheduler)
+    return leadership
 
 
 def prepare_store(settings: Settings, *, actor: str) -> SyncResult | None:
