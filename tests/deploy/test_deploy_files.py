@@ -63,12 +63,10 @@ SLACK_BOT_SCOPES = {
     "chat:write",
     "chat:write.public",
     "commands",
+    "files:write",
     "im:history",
-    "im:read",
     "im:write",
-    "users:read",
     "channels:manage",
-    "groups:write",
     "channels:read",
 }
 TEAMS_SCOPES = {"personal", "team", "groupChat"}

@@ -85,19 +85,12 @@ JUSTIFIED_EXTRAS = {
     "without the bot having been invited to each (chat.postMessage refuses not_in_channel)",
 }
 
-# Known differences, to fix in the manifest together with doctor's built-in copy of its scopes
-# (REQUIRED_SLACK_SCOPES in src/launchops/doctor/chat_checks.py, which an installed package
-# checks against and tests/cli/test_doctor.py keeps equal to the manifest): changing one alone
-# would make `launchops doctor` in the container fail a correctly installed app. Each entry
-# must still be true, so fixing one fails here until it is taken out.
-KNOWN_MISSING = {
-    "files:write": "the weekly digest's trend chart (files upload v2) is refused missing_scope",
-}
-KNOWN_UNUSED = {
-    "groups:write": "no private channel is created or joined (incident channels are public)",
-    "im:read": "no DM is listed or read (message.im needs im:history, which is granted)",
-    "users:read": "no users.* method is called: people come from config/catalog.yaml",
-}
+# Differences between what the code needs and what the manifest grants, to fix in the manifest
+# together with doctor's built-in copy of its scopes (REQUIRED_SLACK_SCOPES in
+# src/launchops/doctor/chat_checks.py, which tests/cli/test_doctor.py keeps equal to the
+# manifest). Empty: an entry must still be true, so a fix fails here until it is taken out.
+KNOWN_MISSING: dict[str, str] = {}
+KNOWN_UNUSED: dict[str, str] = {}
 
 
 # --- the bolt app -----------------------------------------------------------------------------

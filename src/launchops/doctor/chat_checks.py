@@ -24,11 +24,9 @@ REQUIRED_SLACK_SCOPES = frozenset(
         "chat:write",
         "chat:write.public",
         "commands",
-        "groups:write",
+        "files:write",
         "im:history",
-        "im:read",
         "im:write",
-        "users:read",
     }
 )
 BOT_FRAMEWORK_SCOPE = "https://api.botframework.com/.default"
