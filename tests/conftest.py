@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -89,16 +90,47 @@ def require_postgres() -> str:
     return _postgres_admin_url()
 
 
-def create_postgres_database() -> tuple[str, str]:
-    """A new, empty database on the test server: (url, name)."""
+def create_postgres_database(template: str | None = None) -> tuple[str, str]:
+    """A new database on the test server, empty or a copy of `template`: (url, name)."""
     admin_url = require_postgres()
     name = f"lo_test_{uuid.uuid4().hex[:12]}"
+    copy = f' TEMPLATE "{template}"' if template else ""
     admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"{copy}'))
     admin.dispose()
     url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
     return url, name
+
+
+@pytest.fixture(scope="session")
+def _migrated_postgres_template() -> Iterator[str]:
+    """One database migrated to head per test process, copied for each test that wants a
+    migrated one: a copy takes ~0.06 s where creating and migrating took ~0.7 s, and some
+    300 tests want one."""
+    url, name = create_postgres_database()
+    try:
+        upgrade_schema(url)
+        yield name
+    finally:
+        drop_postgres_database(name)
+
+
+@pytest.fixture(scope="session")
+def _migrated_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The SQLite counterpart: one migrated file per test process, copied per test."""
+    path = tmp_path_factory.mktemp("template") / "launchops.db"
+    upgrade_schema(f"sqlite:///{path}")
+    return path
+
+
+def _copy_sqlite(template: Path, target: Path) -> str:
+    """A copy through SQLite's backup API, so a WAL the migration left behind comes along."""
+    with sqlite3.connect(template) as source, sqlite3.connect(target) as copy:
+        source.backup(copy)
+    source.close()
+    copy.close()
+    return f"sqlite:///{target}"
 
 
 def drop_postgres_database(name: str) -> None:
@@ -125,24 +157,20 @@ def fast_config(tmp_path: Path, ack_seconds: int = 2) -> Path:
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """An empty, migrated database URL, once per backend."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'launchops.db'}"
-        upgrade_schema(url)
-        yield url
+        template = request.getfixturevalue("_migrated_sqlite_template")
+        yield _copy_sqlite(template, tmp_path / "launchops.db")
         return
-    url, name = create_postgres_database()
+    url, name = create_postgres_database(request.getfixturevalue("_migrated_postgres_template"))
     try:
-        upgrade_schema(url)
         yield url
     finally:
         drop_postgres_database(name)
 
 
 @pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
+def sqlite_url(tmp_path: Path, _migrated_sqlite_template: Path) -> str:
     """A migrated SQLite database, for tests where the backend does not matter."""
-    url = f"sqlite:///{tmp_path / 'launchops.db'}"
-    upgrade_schema(url)
-    return url
+    return _copy_sqlite(_migrated_sqlite_template, tmp_path / "launchops.db")
 
 
 @pytest.fixture
