@@ -11,7 +11,6 @@ from slack_bolt.context import BoltContext
 from slack_bolt.request.internals import build_context
 from slack_sdk import WebClient
 from starlette.background import BackgroundTask
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -20,6 +19,7 @@ from launchops.adapters.slack.forms import IncidentForms
 from launchops.adapters.slack.gate_actions import GateActions
 from launchops.adapters.slack.guard import Accepted, RequestGuard
 from launchops.adapters.slack.handlers import SlackHandlers
+from launchops.adapters.slack.lane import DispatchLane
 from launchops.adapters.slack.link_buttons import register_link_buttons
 from launchops.adapters.slack.roadmap_actions import RoadmapActions
 from launchops.adapters.slack.sender import SlackSender
@@ -80,6 +80,7 @@ class SlackAdapter:
         ).register(self.app)
         register_link_buttons(self.app)  # Roll back and other link buttons: ack only
         self._guard = RequestGuard(signing_secret.get_secret_value()) if signing_secret else None
+        self._lane = DispatchLane()
         self._app_token = settings.slack_app_token
         self._socket_mode: object | None = None
 
@@ -93,8 +94,8 @@ class SlackAdapter:
         headers = dict(request.headers.items())  # names arrive lower-cased
         pending: list[Callable[[], None]] = []
         # In a worker thread: parsing a body of up to 1 MiB must not stall the event loop,
-        # and a declaration waits on the store.
-        answer = await run_in_threadpool(self._dispatch, raw, headers, request.url.query, pending)
+        # and a declaration waits on the store. Few threads, in order (lane.py).
+        answer = await self._lane.run(self._dispatch, raw, headers, request.url.query, pending)
         return Response(
             status_code=answer.status,
             content=answer.body,
