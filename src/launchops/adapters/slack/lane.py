@@ -2,11 +2,10 @@
 
 Every Slack request runs bolt and the listener in a worker thread (a declaration waits on the
 store). In Starlette's shared pool, 16 requests in flight meant 16 threads taking turns on
-the GIL and on SQLite's write lock: each hand-off wakes a thread, and under the ack bench that
-cost about a quarter of the process's CPU per `/incident` (4.2-4.6 ms with 16+ threads,
-3.4-3.5 ms with 2-4) and spread the queue's order at random, which is what the p99 is made
-of. So requests queue here, in order, for one of `workers` slots, each with a thread of its
-own pool.
+the GIL and on SQLite's write lock in whatever order the scheduler woke them, which is what
+the p99 was made of. So requests queue here, in order, for one of `workers` slots, each run
+by a thread of the lane's own pool. (CPU per request barely moves: 4.26 vs 4.40 ms under the
+ack bench; the p99 does, 96-110 vs 104-156 ms over four interleaved rounds.)
 
 A listener may also wait on the network (opening a modal calls Slack's Web API, up to its
 10 s timeout), and a handful of those must not hold every other request behind them: a
@@ -27,7 +26,7 @@ __all__ = ["DispatchLane"]
 
 T = TypeVar("T")
 
-WORKERS = 4  # 2 and 4 cost the same CPU on a 2-core box; 4 leaves room for a slow Web API call
+WORKERS = 4  # 2 was no better on a 2-core box; 4 leaves room for a slow Web API call
 SPILL_AFTER = 0.25  # seconds in the queue before a request takes the shared pool instead
 
 
