@@ -126,12 +126,15 @@ class SlackAdapter:
                 body=json.dumps(refusal),
                 headers={"content-type": "application/json"},
             )
+        # The body as the guard parsed it, not parsed again by bolt (whose parser also loses
+        # a form body that merely mentions "payload", see guard.py); the raw text stays for
+        # bolt's own signature check.
         bolt_request = BoltRequest(
-            body=verdict.text, query=query, headers={k: [v] for k, v in headers.items()}
+            body="", query=query, headers={k: [v] for k, v in headers.items()}
         )
-        if bolt_request.body != verdict.body:  # bolt's parser lost a form body (see guard.py)
-            bolt_request.body = verdict.body
-            bolt_request.context = build_context(BoltContext(), verdict.body)
+        bolt_request.raw_body = verdict.text
+        bolt_request.body = verdict.body
+        bolt_request.context = build_context(BoltContext(), verdict.body)
         bolt_request.context[PENDING] = pending
         return self.app.dispatch(bolt_request)
 
