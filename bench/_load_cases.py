@@ -16,7 +16,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +28,7 @@ from bench import Options
 from bench._ack_driver import REPO, serving, slack_fake_process
 from bench._load_check import Check, check
 from bench._load_driver import Result, Workload, run_load
+from bench._load_slices import Target
 from bench._replicas import Killer, replicas
 from bench.owner_lookup import postgres_database, sig3
 from bench.slack_ack import BARE, CONFIG_DIR, SECRET, Commands, _bot_env
@@ -140,21 +141,48 @@ def workdir() -> Iterator[Path]:
         yield Path(directory)
 
 
-def bare_case(options: Options, where: Path) -> Case:
-    """The baseline: bolt's AsyncApp acking signed commands (bench/_bare_ack.py), same rate."""
+def bare_target(options: Options, where: Path, stack: ExitStack) -> Target:
+    """The bare endpoint, running until `stack` closes, as a target of an interleaved run."""
     env = {"BENCH_SIGNING_SECRET": SECRET, "BENCH_DATABASE": str(where / "bare.db")}
-    commands = Commands("http://127.0.0.1:9/response/")
-    with serving(BARE, env, where, "bare-load") as server:
-        workload = Workload("http://127.0.0.1:9/response/", bot=False)
-        result = run_load(
-            "bare slack_bolt (AsyncApp)",
-            [server.url],
-            workload,
-            commands.sign,
-            options.load_rate,
-            options.load_seconds,
-        )
-    return Case(result)
+    server = stack.enter_context(serving(BARE, env, where, "bare-load"))
+    response = "http://127.0.0.1:9/response/"
+    return Target(
+        "bare slack_bolt (AsyncApp)",
+        [server.url],
+        Workload(response, bot=False),
+        Commands(response).sign,
+        options.load_rate,
+        lambda: [server.pid],
+    )
+
+
+def bot_target(
+    options: Options, admin: str, where: Path, stack: ExitStack, label: str, count: int, name: str
+) -> Target:
+    """`count` replicas on a throwaway database with their own fake Web API, running until
+    `stack` closes, as a target of an interleaved run."""
+    url = stack.enter_context(postgres_database(admin))
+    fake = stack.enter_context(slack_fake_process())
+    env = {**_bot_env(url, fake), "LAUNCHOPS_CONFIG_DIR": str(CONFIG_DIR)}
+    running = stack.enter_context(replicas(sys.executable, env, where, count, name))
+    return Target(
+        label,
+        [r.url for r in running],
+        Workload(f"{fake}/response/"),
+        Commands(f"{fake}/response/").sign,
+        options.load_rate,
+        lambda: [r.pid for r in running],
+        database_url=url,
+        fake=fake,
+    )
+
+
+def checked(target: Target) -> Case:
+    """After the load: the exactly-once check of a bot target (none for the bare one)."""
+    if target.database_url is None:
+        return Case(target.result)
+    ledger = target.workload.ledger
+    return Case(target.result, check(target.database_url, target.fake, ledger, target.workload.tag))
 
 
 def bot_case(

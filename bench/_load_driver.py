@@ -263,6 +263,85 @@ async def _send(
     return None, b""
 
 
+class Stream:
+    """One target's keep-alive sessions and its place in the schedule, kept across the slices
+    of an interleaved run (bench/_load_slices.py): a slice opens no connection anew, and the
+    mix and the round robin go on where the previous slice left them."""
+
+    def __init__(
+        self,
+        urls: Sequence[str],
+        workload: Workload,
+        sign: Callable[[bytes], dict[str, str]],
+        rate: float,
+    ) -> None:
+        self.urls = list(urls)
+        self.workload = workload
+        self.rate = rate  # a second, per target
+        self._sign = sign
+        self._slot = 0
+        self._sessions: list[aiohttp.ClientSession] = []
+
+    async def __aenter__(self) -> Stream:
+        timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT)
+        self._sessions = [
+            aiohttp.ClientSession(url, connector=aiohttp.TCPConnector(limit=64), timeout=timeout)
+            for url in self.urls
+        ]
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        for session in self._sessions:
+            await session.close()
+
+    async def run(self, result: Result, seconds: float) -> None:
+        """Send the next `seconds` of slots, open loop, into `result`; wait for every answer."""
+        total_rate = self.rate * len(self.urls)
+        slots = round(seconds * total_rate)
+        first = self._slot
+        self._slot += slots
+        workload, sessions, sign = self.workload, self._sessions, self._sign
+
+        async def one(slot: int, request: Request) -> None:
+            started = time.perf_counter()
+            status, body = await _send(sessions, slot % len(sessions), request, sign, result)
+            elapsed = (time.perf_counter() - started) * 1000
+            workload.answered(request, status, body)
+            result.outcomes["no answer after retries" if status is None else str(status)] += 1
+            if status is not None:
+                result.samples_ms.append(elapsed)
+                result.by_kind.setdefault(request.kind, []).append(elapsed)
+
+        tasks = []
+        begun = time.perf_counter()
+        for n in range(slots):
+            due = begun + n / total_rate
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            else:
+                result.lag_ms = max(result.lag_ms, -delay * 1000)
+            slot = first + n
+            tasks.append(asyncio.create_task(one(slot, workload.next(slot))))
+        await asyncio.gather(*tasks)
+        result.wall_s += time.perf_counter() - begun
+        result.ledger = workload.ledger
+
+
+def merge(into: Result, part: Result) -> None:
+    """Add a slice's requests to a pooled result."""
+    into.seconds += part.seconds
+    into.samples_ms += part.samples_ms
+    for kind, values in part.by_kind.items():
+        into.by_kind.setdefault(kind, []).extend(values)
+    into.outcomes.update(part.outcomes)
+    into.attempt_errors.update(part.attempt_errors)
+    into.retried += part.retried
+    into.lag_ms = max(into.lag_ms, part.lag_ms)
+    into.wall_s += part.wall_s
+    into.ledger = part.ledger
+
+
 async def _run(
     label: str,
     urls: Sequence[str],
@@ -272,41 +351,8 @@ async def _run(
     seconds: float,
 ) -> Result:
     result = Result(label, len(urls), rate, seconds)
-    total_rate = rate * len(urls)
-    slots = int(seconds * total_rate)
-    timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT)
-    sessions = [
-        aiohttp.ClientSession(url, connector=aiohttp.TCPConnector(limit=64), timeout=timeout)
-        for url in urls
-    ]
-
-    async def one(slot: int, request: Request) -> None:
-        started = time.perf_counter()
-        status, body = await _send(sessions, slot % len(urls), request, sign, result)
-        elapsed = (time.perf_counter() - started) * 1000
-        workload.answered(request, status, body)
-        result.outcomes["no answer after retries" if status is None else str(status)] += 1
-        if status is not None:
-            result.samples_ms.append(elapsed)
-            result.by_kind.setdefault(request.kind, []).append(elapsed)
-
-    try:
-        tasks = []
-        begun = time.perf_counter()
-        for slot in range(slots):
-            due = begun + slot / total_rate
-            delay = due - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            else:
-                result.lag_ms = max(result.lag_ms, -delay * 1000)
-            tasks.append(asyncio.create_task(one(slot, workload.next(slot))))
-        await asyncio.gather(*tasks)
-        result.wall_s = time.perf_counter() - begun
-    finally:
-        for session in sessions:
-            await session.close()
-    result.ledger = workload.ledger
+    async with Stream(urls, workload, sign, rate) as stream:
+        await stream.run(result, seconds)
     return result
 
 

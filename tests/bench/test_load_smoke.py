@@ -51,7 +51,9 @@ def test_load_report_and_results_file_show_every_request_answered_and_kept_once(
     report = load.run(tiny(tmp_path))
 
     assert report.startswith("Slack acks under load — 6 signed requests/s per server")
+    assert "4 s per case in 2 slices of 2 s, interleaved" in report
     assert "p99, 2 replicas ÷ one process: " in report
+    assert "p99 per slice, ms" in report
     results = json.loads((tmp_path / "load-quick.json").read_text())
     assert results["machine"]["cores"] and results["machine"]["cpu"]
     assert len(results["machine"]["load_average_at_start"]) == 3
@@ -69,6 +71,18 @@ def test_load_report_and_results_file_show_every_request_answered_and_kept_once(
     for case in results["cases"][1:]:
         assert_exactly_once(case["check"])
     assert results["p99_ratio_replicas_vs_one"] > 0
+    # interleaved: a warm-up slice per case, then rounds in alternating order
+    order = [(s["index"], s["case"]) for s in results["slices"]]
+    assert order == [
+        (0, labels[0]), (0, labels[1]), (0, labels[2]),
+        (1, labels[2]), (1, labels[1]), (1, labels[0]),
+        (2, labels[0]), (2, labels[1]), (2, labels[2]),
+    ]  # fmt: skip
+    for case, targets in zip(results["cases"], (1, 1, 2), strict=True):
+        own = [s for s in results["slices"] if s["case"] == case["label"]]
+        assert [s["requests"] for s in own] == [int(2.0 * 6.0 * targets)] * 3, own
+        assert len(results["p99_per_slice_ms"][case["label"]]) == 2  # the warm-up not counted
+    assert all(s["errors"] == 0 for s in results["slices"]), results["slices"]
 
 
 def _row(
