@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import threading
 
 from launchops.adapters.slack.lane import DispatchLane
@@ -66,3 +67,15 @@ def test_one_lane_serves_one_event_loop_after_another() -> None:
     lane = DispatchLane(workers=1, spill_after=5)
     assert asyncio.run(lane.run(lambda: 1)) == 1
     assert asyncio.run(lane.run(lambda: 2)) == 2  # a new loop: no "bound to a different loop"
+
+
+def test_a_request_keeps_its_context_variables() -> None:
+    """The request id bound to the request's log lines reaches the listener's lines too."""
+    request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id")
+    lane = DispatchLane(workers=1, spill_after=5)
+
+    async def main() -> str:
+        request_id.set("abc123")
+        return await lane.run(request_id.get)
+
+    assert asyncio.run(main()) == "abc123"

@@ -16,6 +16,7 @@ instead, as every request did before.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -52,6 +53,9 @@ class DispatchLane:
             self.spilled += 1
             return await run_in_threadpool(func, *args)
         try:
-            return await loop.run_in_executor(self._pool, func, *args)
+            # With the caller's context variables (the request id its log lines carry), as
+            # Starlette's pool runs a function too.
+            context = contextvars.copy_context()
+            return await loop.run_in_executor(self._pool, context.run, func, *args)
         finally:
             slots.release()
