@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 import structlog
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -66,6 +66,16 @@ _COLUMNS = (
     _table.c.deployed_at,
     _table.c.rollback_url,
     _table.c.url,
+)
+
+
+# Built once: every declaration on a component reads its deployments for the card, and
+# building and caching the statement each time cost ~0.4 ms of CPU per declaration.
+_LATEST_FOR_COMPONENT = (
+    select(*_COLUMNS)
+    .where(_table.c.component_id == bindparam("component"))
+    .order_by(_table.c.deployed_at.desc(), _table.c.id.desc())
+    .limit(bindparam("limit"))
 )
 
 
@@ -158,12 +168,11 @@ def latest_deployments(
     `names` maps component ids to names (a missing one is shown by its id)."""
     if component_id is None:
         return ()
-    rows = session.execute(
-        select(*_COLUMNS)
-        .where(_table.c.component_id == component_id)
-        .order_by(_table.c.deployed_at.desc(), _table.c.id.desc())
-        .limit(limit)
-    ).all()
+    rows = (
+        session.connection()
+        .execute(_LATEST_FOR_COMPONENT, {"component": component_id, "limit": limit})
+        .all()
+    )
     return tuple(_line(row, names, now) for row in rows)
 
 
