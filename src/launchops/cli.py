@@ -66,13 +66,14 @@ def serve() -> None:
     """Run the web app: Slack events, Teams messages, health and metrics."""
     import uvicorn
 
-    from launchops.main import build_context
+    from launchops.main import build_context, warm_up
     from launchops.web import create_app
 
     configure(json=True)
     settings = _settings()
     _prepare(settings, actor="serve")
     ctx = build_context(settings)
+    warm_up(ctx)
     if ctx.slack is not None:
         ctx.slack.start_socket_mode()
     # What is alive now (imports, config, the directory) lives as long as the process: moved
