@@ -236,3 +236,20 @@ def test_a_page_enqueued_during_a_digest_burst_overtakes_the_rest(engine: Engine
 
     before_page = platform.log.index(page)
     assert before_page < 500 - 200  # at least 200 digests were still waiting: it went first
+
+
+def test_a_stop_while_the_loop_waits_for_the_pass_lock_still_stops_it(engine: Engine) -> None:
+    """The loop woke and queued for the pass lock (held here, as a drain() would hold it);
+    stop() came meanwhile. The pump then cleared the wake flag before claiming: the loop
+    must see `_stopping` rather than sleep out its poll interval (10 min here)."""
+    d = Dispatcher(engine, {"slack": RoutedPlatform()}, poll_interval=600)
+    d.start()
+    stopped: list[bool] = []
+    stopper = threading.Thread(target=lambda: stopped.append(d.stop(timeout=5)))
+    with d._pass_lock:
+        d.wake()  # the loop leaves its wait and blocks on the lock
+        threading.Event().wait(0.2)
+        stopper.start()  # sets `_stopping` and the wake flag, then joins the loop
+        threading.Event().wait(0.2)
+    stopper.join()
+    assert stopped == [True]

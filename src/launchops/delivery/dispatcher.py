@@ -362,7 +362,9 @@ class Dispatcher:
             except Exception:  # never kill the thread
                 log.exception("outbox.loop_failed")
                 claimed = 0
-            if claimed == 0:
+            # A pump clears the wake flag before it claims, so a stop() that came while this
+            # thread waited for the pass lock left only `_stopping` set: look before sleeping.
+            if claimed == 0 and not self._stopping.is_set():
                 self._wake.wait(self._poll_interval)
 
     def drain(self, timeout: float = 10.0) -> bool:
