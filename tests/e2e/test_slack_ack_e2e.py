@@ -110,3 +110,21 @@ def test_a_declaration_is_one_commit_with_its_confirmation_in_the_ack(
     assert store.commits == 1
     assert "INSERT INTO incident" in store.writes and "INSERT INTO outboxmessage" in store.writes
     assert slack.calls("response_url") == []
+
+
+def test_a_slash_command_is_measured_and_logged_under_its_route(
+    app: RunningApp, slack: FakeSlackAPI
+) -> None:
+    """Slack's route is served past FastAPI's router (web.SlackEventsRoute), yet counted,
+    timed and given a request id like any route, under its template."""
+    response = _slash(app, slack, "/owner", "rag")
+    assert response.status_code == 200
+    assert len(response.headers["x-request-id"]) == 16
+    with app.client() as client:
+        metrics = client.get("/metrics").text
+        assert client.get("/slack/events").status_code == 405  # other methods: FastAPI's
+    assert (
+        'launchops_http_requests_total{handler="/slack/events",method="POST",status="200"}'
+        in metrics
+    )
+    assert 'launchops_http_request_seconds_count{handler="/slack/events"}' in metrics
