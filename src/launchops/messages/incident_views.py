@@ -21,7 +21,9 @@ LEVEL_MARK = {"p0": "🔴", "p1": "🟠", "p2": "🟡", "p3": "⚪"}
 
 
 def _when(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment else "—"
+    """`2026-05-04 09:30:00 UTC`, as strftime("%Y-%m-%d %H:%M:%S UTC") wrote it, several
+    times cheaper (strftime goes through the C library's time zone handling)."""
+    return f"{moment.isoformat(' ', 'seconds')[:19]} UTC" if moment else "—"
 
 
 def incident_actions(view: IncidentView, locale: str) -> tuple[Action, ...]:
