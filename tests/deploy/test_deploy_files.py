@@ -7,10 +7,12 @@ Prometheus metrics it exports), so a rename in src/ that a deployment file misse
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,8 +30,12 @@ import launchops.scheduler
 from launchops.cli import app as cli_app
 from launchops.config import load_config
 from launchops.config.models import AlertPolicy
+from launchops.main import build_context
 from launchops.messages.i18n import t
 from launchops.settings import Settings
+from launchops.store import upgrade_schema
+from launchops.web import create_app
+from tests.e2e.harness import make_settings
 from tests.required_tools import missing_tool
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -135,9 +141,19 @@ def _alert_rules() -> Iterator[dict[str, Any]]:
         yield from group["rules"]
 
 
-def _route_paths() -> set[str]:
-    text = (SRC / "web.py").read_text(encoding="utf-8")
-    return set(re.findall(r'@app\.(?:get|post|put|patch|delete)\(\s*"([^"]+)"', text))
+@functools.cache
+def _route_paths() -> frozenset[str]:
+    """Every path of the app `launchops serve` builds (over an empty SQLite store): the
+    routes themselves, not a reading of web.py's source."""
+    with tempfile.TemporaryDirectory() as folder:
+        url = f"sqlite:///{folder}/launchops.db"
+        upgrade_schema(url)
+        ctx = build_context(make_settings(url), with_chat_adapters=False)
+        try:
+            app = create_app(ctx, run_dispatcher=False)
+            return frozenset(getattr(route, "path", "") for route in app.routes)
+        finally:
+            ctx.close()
 
 
 def _cli_commands() -> set[str]:
