@@ -5,6 +5,7 @@ This is the only module that knows every part. Everything else receives what it 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -20,6 +21,7 @@ from launchops.config import ConfigError, load_config
 from launchops.delivery.dispatcher import Dispatcher
 from launchops.delivery.sender import Sender
 from launchops.leader import Leadership
+from launchops.messages.reply import Reply
 from launchops.scheduler import ConfigReloader, build_scheduler
 from launchops.services.component_index import ComponentIndex
 from launchops.services.config_sync import SyncResult, current_policy, sync_config
@@ -181,6 +183,15 @@ def warm_up(ctx: AppContext) -> None:
     nothing, so this changes no state; a failure here is logged, never fatal."""
     if ctx.directory is None:
         return
+    renderers: list[Callable[[Reply], object]] = []
+    if ctx.slack is not None:
+        from launchops.adapters.slack.render import render as slack_render
+
+        renderers.append(slack_render)
+    if ctx.teams is not None:
+        from launchops.adapters.teams.render import render as teams_render
+
+        renderers.append(teams_render)
     try:
         org = ctx.directory.get()
         questions = ["help", "projects"]
@@ -189,14 +200,8 @@ def warm_up(ctx: AppContext) -> None:
         asker = Asker(platform="console", user_ids=())
         for question in questions:
             reply = ctx.chat.answer(question, asker).reply
-            if ctx.slack is not None:
-                from launchops.adapters.slack.render import render as slack_render
-
-                slack_render(reply)
-            if ctx.teams is not None:
-                from launchops.adapters.teams.render import render as teams_render
-
-                teams_render(reply)
+            for render in renderers:
+                render(reply)
     except Exception:  # warming is an optimisation: a replica must start regardless
         log.warning("serve.warm_up_failed", exc_info=True)
 

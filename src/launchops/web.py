@@ -149,19 +149,14 @@ class SlackEventsRoute:
     route; the route stays declared (for its template in metrics, and for an app without
     Slack, which it still answers)."""
 
-    def __init__(self, app: ASGIApp, slack: SlackAdapter | None, routes: list[BaseRoute]) -> None:
+    def __init__(self, app: ASGIApp, slack: SlackAdapter, routes: list[BaseRoute]) -> None:
         self._app = app
         self._slack = slack
         self._routes = routes  # the app's, declared after this middleware is
         self._route: BaseRoute | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            self._slack is None
-            or scope["type"] != "http"
-            or scope["path"] != SLACK_EVENTS
-            or scope["method"] != "POST"
-        ):
+        if scope["type"] != "http" or scope["path"] != SLACK_EVENTS or scope["method"] != "POST":
             await self._app(scope, receive, send)
             return
         if self._route is None:
@@ -226,8 +221,10 @@ def create_app(ctx: AppContext, *, run_dispatcher: bool = True) -> FastAPI:
 
     app = FastAPI(title="LaunchOps", version=__version__, lifespan=lifespan)
     app.state.leadership = leadership
-    # Innermost: only a body within its cap reaches the Slack adapter.
-    app.add_middleware(SlackEventsRoute, slack=ctx.slack, routes=app.router.routes)
+    # Innermost: only a body within its cap reaches the Slack adapter. Without Slack the
+    # declared route answers 503.
+    if ctx.slack is not None:
+        app.add_middleware(SlackEventsRoute, slack=ctx.slack, routes=app.router.routes)
     # Added before MeasureMiddleware, so it runs inside it: a refused body is still counted.
     app.add_middleware(BodyLimitMiddleware)
 
