@@ -43,6 +43,7 @@ LOCK_KEY = 0x4C61_756E_6368_4F70
 CHECK_SECONDS = 2.0
 
 _TRY_LOCK = text("SELECT pg_try_advisory_lock(:key)")
+_UNLOCK = text("SELECT pg_advisory_unlock(:key)")
 # A bigint advisory lock shows in pg_locks as (classid, objid) = (high, low) 32 bits, objsubid 1.
 _HOLDS_LOCK = text(
     "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted"
@@ -168,7 +169,7 @@ class Leadership:
             was_leader = self._is_leader
             self._is_leader = False
         LEADER.set(0)
-        self._drop_connection()  # closing the session releases the lock for the next replica
+        self._release()
         if self._lock_engine is not None:
             self._lock_engine.dispose()
         if was_leader and self._elects:
@@ -209,7 +210,7 @@ class Leadership:
     def _give_way(self) -> None:
         """A serve replica is up: a deferring candidate neither leads nor tries the lock."""
         if self._is_leader:
-            self._drop_connection()  # the session's end frees the lock for the replica
+            self._release()  # the replica may take the lock at its very next check
             self._become_follower(reason="a launchops serve replica is up")
         self._checked()
 
@@ -218,6 +219,17 @@ class Leadership:
             assert self._lock_engine is not None
             self._connection = self._lock_engine.connect()
         return self._connection
+
+    def _release(self) -> None:
+        """Unlock, then close the session. Closing alone frees the lock too, but only once the
+        server has ended the backend, a moment after the client hangs up; the explicit unlock
+        hands it over at once."""
+        if self._connection is not None:  # unlocking a lock not held only returns false
+            try:
+                self._connection.execute(_UNLOCK, {"key": self._key})
+            except Exception as error:
+                log.debug("leader.unlock_failed", error=str(error))
+        self._drop_connection()
 
     def _drop_connection(self) -> None:
         connection, self._connection = self._connection, None
