@@ -122,7 +122,8 @@ def _slash(app: RunningApp, slack: FakeSlackAPI, command: str, text: str, user: 
     assert response.status_code == 200, (command, text, response.text)
     if response.content:  # the answer rides in the ack
         return json.dumps(ack_answer(response).params, ensure_ascii=False)
-    [opened] = slack.calls("views.open")[before:]  # else the ack is empty: a form opened
+    # Else the ack is empty: a form opens, right after the ack.
+    [opened] = slack.wait_for("views.open", before + 1)[before:]
     return json.dumps(opened.params, ensure_ascii=False)
 
 

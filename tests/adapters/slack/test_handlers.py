@@ -4,13 +4,13 @@ reply, where private replies go, and which answers leave after the ack, and how.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from slack_sdk import WebClient
 
-from launchops.adapters.slack.after_ack import AfterAck
+from launchops.adapters.slack.after_ack import PENDING, AfterAck, run_pending
 from launchops.adapters.slack.forms import IncidentForms, form_prefill, private_destination
 from launchops.adapters.slack.modals import FormContext, Prefill
 from launchops.adapters.slack.sender import SlackSender
@@ -114,15 +114,29 @@ def test_component_picker_lists_everything_when_empty_and_nothing_for_nonsense(
     assert _options(forms, "qqqqzzzz") == []
 
 
-def test_form_opens_once_per_trigger_and_reports_slack_refusing(
+def test_form_opens_once_per_trigger_after_the_ack_and_reports_slack_refusing(
     forms: IncidentForms, slack: FakeSlackAPI
 ) -> None:
-    """A redelivered command reuses its trigger_id: the second delivery must not open a
-    second form. An expired trigger makes views.open fail: the caller is told, to answer in
-    text instead."""
-    context = FormContext("C0GENERAL", None, "en")
-    assert forms.open("1.2.trigger", "en", context, Prefill())
-    assert forms.open("1.2.trigger", "en", context, Prefill())
+    """The listener only queues views.open for after the ack, and a redelivered command
+    reuses its trigger_id: the second delivery must not open a second form. An expired
+    trigger makes views.open fail: `otherwise` answers in text instead."""
+    form = FormContext("C0GENERAL", None, "en")
+    refused: list[str] = []
+    first: list[Callable[[], None]] = []
+    forms.open({PENDING: first}, "1.2", form, Prefill(), otherwise=lambda: refused.append("1.2"))
+    assert slack.calls("views.open") == [] and len(first) == 1  # nothing before the ack
+    run_pending(first)
     assert len(slack.calls("views.open")) == 1
+    again: list[Callable[[], None]] = []
+    forms.open({PENDING: again}, "1.2", form, Prefill(), otherwise=lambda: refused.append("1.2"))
+    assert again == [] and len(slack.calls("views.open")) == 1  # the redelivery opens nothing
+
     slack.set_response("views.open", {"ok": False, "error": "expired_trigger_id"})
-    assert not forms.open("3.4.trigger", "en", context, Prefill())
+    expired: list[Callable[[], None]] = []
+    forms.open({PENDING: expired}, "3.4", form, Prefill(), otherwise=lambda: refused.append("3.4"))
+    assert refused == []
+    run_pending(expired)
+    assert refused == ["3.4"] and len(slack.calls("views.open")) == 2
+    # No ack to wait for (Socket Mode, no list on the context): tried at once.
+    forms.open({}, "5.6", form, Prefill(), otherwise=lambda: refused.append("5.6"))
+    assert refused == ["3.4", "5.6"]

@@ -46,7 +46,7 @@ FORMS = IncidentForms(chat=NOBODY, ownership=NOBODY, client=NOBODY, after_ack=NO
 )
 def test_an_incomplete_command_gets_a_short_refusal_in_the_ack(command: dict[str, Any]) -> None:
     ack = Ack()
-    HANDLERS.on_slash_command(ack, command)  # type: ignore[arg-type]
+    HANDLERS.on_slash_command(ack, command, {})  # type: ignore[arg-type]
     assert ack.calls == [{"text": t("slack.unreadable_request", "ko")}]
 
 

@@ -6,6 +6,11 @@ are answers to one person about work already committed (or about nothing at all)
 are not worth a row that survives a crash (DESIGN.md §5): each is one attempt, made once the
 HTTP 200 has gone, and a failure is logged as a warning rather than dropped silently.
 
+Opening a modal (`views.open`) is made after the ack too: no listener waits on Slack's Web
+API before it answers, so a listener never holds up the requests queued behind it (on
+SQLite they run one by one on the event loop, see lane.py). Slack accepts the call for three
+seconds after the click or command, which the ack leaves nearly whole.
+
 Over HTTP the calls are collected on the bolt context while the listener runs and made by
 `SlackAdapter.handle` after the response is sent; in Socket Mode (no list on the context)
 they are made at once.
@@ -20,11 +25,13 @@ from collections.abc import Callable, MutableMapping
 from typing import Any, Final
 
 import structlog
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from launchops.delivery.sender import Delivery, Sender
 from launchops.messages.reply import Reply
 
-__all__ = ["PENDING", "AfterAck", "RecentKeys", "run_pending"]
+__all__ = ["PENDING", "AfterAck", "ModalOpener", "RecentKeys", "run_pending"]
 
 log = structlog.get_logger(__name__)
 
@@ -62,11 +69,49 @@ class AfterAck:
             except Exception as exc:  # one attempt by design; never a silent drop
                 log.warning("slack.answer_not_sent", kind=kind, error=str(exc)[:200])
 
-        pending = context.get(PENDING) if context is not None else None
-        if isinstance(pending, list):
-            pending.append(deliver)
-        else:
-            deliver()
+        later(context, deliver)
+
+
+def later(context: MutableMapping[str, Any] | None, call: Callable[[], None]) -> None:
+    """Make `call` once the ack is out; at once when there is no HTTP response to wait for
+    (Socket Mode, or a call that is itself running after the ack: `context` None)."""
+    pending = context.get(PENDING) if context is not None else None
+    if isinstance(pending, list):
+        pending.append(call)
+    else:
+        call()
+
+
+class ModalOpener:
+    """views.open once per trigger (a retried click or redelivered command must not open a
+    second modal), after the ack. When Slack refuses (an expired trigger, an outage),
+    `otherwise` runs instead, also after the ack: it answers the person in text, with
+    `context` None so its own answer goes at once."""
+
+    def __init__(self, client: WebClient, seen: RecentKeys) -> None:
+        self._client = client
+        self._seen = seen
+
+    def open(
+        self,
+        context: MutableMapping[str, Any] | None,
+        trigger_id: str,
+        view: dict[str, Any],
+        *,
+        form: str,
+        otherwise: Callable[[], None],
+    ) -> None:
+        if not self._seen.first_time(f"slack:form:{trigger_id}"):
+            return  # the first delivery of this trigger opened it
+
+        def open_view() -> None:
+            try:
+                self._client.views_open(trigger_id=trigger_id, view=view)
+            except (SlackApiError, OSError) as exc:
+                log.warning("slack.form_not_opened", form=form, error=type(exc).__name__)
+                otherwise()
+
+        later(context, open_view)
 
 
 def run_pending(calls: list[Callable[[], None]]) -> None:

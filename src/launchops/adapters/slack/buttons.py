@@ -1,6 +1,7 @@
 """What every card button and its modal share in Slack, whatever feature posted the card:
 reading who clicked (and so as whom to act), opening a modal once per trigger (a retried
-click must not open a second one), and answering the clicker privately after the ack.
+click must not open a second one) after the ack, and answering the clicker privately after
+the ack.
 
 Features (gate_actions.py, roadmap_actions.py, digest_actions.py) keep only what is theirs:
 which command a click or a submission runs, and which modal asks for its text.
@@ -8,15 +9,14 @@ which command a click or a submission runs, and which modal asks for its text.
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
 import structlog
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 
-from launchops.adapters.slack.after_ack import AfterAck, RecentKeys
+from launchops.adapters.slack.after_ack import AfterAck, ModalOpener, RecentKeys
 from launchops.adapters.slack.forms import private_destination
 from launchops.adapters.slack.payload import channel_of, text_at, user_of
 from launchops.chat.commands import Answer, Asker, ChatCore
@@ -88,21 +88,21 @@ def run(chat: ChatCore, command: Command, asker: Asker) -> Answer:
 
 class ButtonReplies:
     def __init__(self, client: WebClient, after_ack: AfterAck, seen: RecentKeys) -> None:
-        self._client = client
         self._after_ack = after_ack
         self._seen = seen
+        self._modals = ModalOpener(client, seen)
 
-    def open_once(self, trigger_id: str, view: dict[str, Any], *, form: str) -> bool:
-        """views.open once per trigger; False when Slack refused (the caller answers
-        instead). A repeat of the trigger counts as opened: the first one did it."""
-        if not self._seen.first_time(f"slack:form:{trigger_id}"):
-            return True
-        try:
-            self._client.views_open(trigger_id=trigger_id, view=view)
-        except (SlackApiError, OSError) as exc:
-            log.warning("slack.form_not_opened", form=form, error=type(exc).__name__)
-            return False
-        return True
+    def open_modal(
+        self,
+        context: Context,
+        trigger_id: str,
+        view: dict[str, Any],
+        *,
+        form: str,
+        otherwise: Callable[[], None],
+    ) -> None:
+        """The modal, once per trigger, after the ack; `otherwise` when Slack refuses it."""
+        self._modals.open(context, trigger_id, view, form=form, otherwise=otherwise)
 
     def first_submission(self, view: dict[str, Any]) -> bool:
         """False for a double-clicked submit already answered by this process."""
@@ -111,14 +111,15 @@ class ButtonReplies:
 
     def reply(
         self,
-        context: Context,
+        context: Context | None,
         user: str,
         channel: str | None,
         response_url: str | None,
         reply: Reply,
         locale: str,
     ) -> None:
-        """To the clicker alone: on the click's response_url, else ephemeral or a DM."""
+        """To the clicker alone: on the click's response_url, else ephemeral or a DM; after
+        the ack, or at once with `context` None (a modal's `otherwise`, already after it)."""
         kind, where = private_destination(user, channel, response_url)
         self._after_ack.send(
             context,

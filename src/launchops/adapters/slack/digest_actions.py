@@ -154,11 +154,17 @@ class DigestActions:
             locale = self._followup.locale_of("slack", (user,))
             form = AssignContext(value, click.channel, click.response_url, locale)
             view = assign_form(form, example, self._followup.owners(), default)
-            if self._replies.open_once(click.trigger_id, view, form="digest_assign"):
-                ack()
-                return
-            # No modal (Slack refused it): assign to the default owner, and say so.
-            refusal = self._followup.assign(value, "slack", (user,))
+
+            def assign_to_default() -> None:
+                # No modal (Slack refused it): assign to the default owner, and say so.
+                result = self._followup.assign(value, "slack", (user,))
+                self._reply(None, user, click.channel, click.response_url, result.reply)
+
+            self._replies.open_modal(
+                context, click.trigger_id, view, form="digest_assign", otherwise=assign_to_default
+            )
+            ack()
+            return
         self._reply(context, user, click.channel, click.response_url, refusal.reply)
         ack()
 
@@ -183,7 +189,7 @@ class DigestActions:
 
     def _reply(
         self,
-        context: Context,
+        context: Context | None,
         user: str,
         channel: str | None,
         response_url: str | None,

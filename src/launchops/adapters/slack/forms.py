@@ -2,7 +2,8 @@
 
 The modal is opened with a direct views.open call rather than through the outbox: the
 `trigger_id` it needs expires three seconds after the click or command, far sooner than any
-retry could help, and opening a form changes nothing that could be lost. The submission is a
+retry could help, and opening a form changes nothing that could be lost. Like every call to
+Slack from a listener, it is made after the ack (after_ack.py). The submission is a
 declaration, so it follows DESIGN.md §5: the incident and its pages are committed before the
 request is acknowledged (which is what closes the modal); the confirmation to the person
 follows the ack as one direct call (after_ack.py), like every answer Slack does not show in
@@ -12,16 +13,15 @@ an ack body.
 from __future__ import annotations
 
 import re
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from typing import Any, Final
 
 import structlog
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 
 from launchops.adapters.slack import modals
-from launchops.adapters.slack.after_ack import AfterAck, RecentKeys
+from launchops.adapters.slack.after_ack import AfterAck, ModalOpener, RecentKeys
 from launchops.adapters.slack.modals import FormContext, Prefill
 from launchops.adapters.slack.payload import channel_of, text_at, user_of
 from launchops.chat.commands import Answer, Asker, ChatCore
@@ -81,9 +81,9 @@ class IncidentForms:
     ) -> None:
         self._chat = chat
         self._ownership = ownership
-        self._client = client
         self._after_ack = after_ack
         self._seen = seen or RecentKeys()
+        self._modals = ModalOpener(client, self._seen)
 
     def register(self, app: App) -> None:
         app.options(modals.COMPONENT_ACTION)(self.on_component_options)
@@ -91,18 +91,19 @@ class IncidentForms:
         app.action(_OPEN_FORM_ACTION)(self.on_open_button)
 
     # opening ---------------------------------------------------------------------------
-    def open(self, trigger_id: str, locale: str, context: FormContext, prefill: Prefill) -> bool:
-        """views.open, once per trigger (a redelivered command must not open a second form);
-        False when Slack refused, so the caller can answer in text instead."""
-        if not self._seen.first_time(f"slack:form:{trigger_id}"):
-            return True
-        view = modals.incident_form(locale, context, prefill)
-        try:
-            self._client.views_open(trigger_id=trigger_id, view=view)
-        except (SlackApiError, OSError) as exc:
-            log.warning("slack.form_not_opened", error=type(exc).__name__)
-            return False
-        return True
+    def open(
+        self,
+        bolt_context: MutableMapping[str, Any],
+        trigger_id: str,
+        form: FormContext,
+        prefill: Prefill,
+        *,
+        otherwise: Callable[[], None],
+    ) -> None:
+        """The form, once per trigger (a redelivered command must not open a second one),
+        after the ack; `otherwise` answers in text when Slack refuses it."""
+        view = modals.incident_form(form.locale, form, prefill)
+        self._modals.open(bolt_context, trigger_id, view, form="incident", otherwise=otherwise)
 
     @staticmethod
     def offer(answer: Answer, prefill: Prefill) -> Reply:
@@ -144,16 +145,23 @@ class IncidentForms:
             return
         channel, response_url = channel_of(body), text_at(body, "response_url")
         prefill, locale = Prefill.from_value(text_at(action, "value"))
-        if self.open(trigger_id, locale, FormContext(channel, response_url, locale), prefill):
-            return
-        kind, where = private_destination(user, channel, response_url)
-        self._after_ack.send(
+        unavailable = Reply(text=t("slack.incident_form.unavailable", locale), private=True)
+        self.open(
             context,
-            kind=kind,
-            destination=where,
-            reply=Reply(text=t("slack.incident_form.unavailable", locale), private=True),
-            locale=locale,
+            trigger_id,
+            FormContext(channel, response_url, locale),
+            prefill,
+            otherwise=lambda: self.answer_privately(
+                user, channel, response_url, unavailable, locale
+            ),
         )
+
+    def answer_privately(
+        self, user: str, channel: str | None, response_url: str | None, reply: Reply, locale: str
+    ) -> None:
+        """`reply` to `user` alone, at once: what a refused form says instead, after the ack."""
+        kind, where = private_destination(user, channel, response_url)
+        self._after_ack.send(None, kind=kind, destination=where, reply=reply, locale=locale)
 
     # the component type-ahead ----------------------------------------------------------
     def on_component_options(self, ack: Ack, payload: dict[str, Any]) -> None:

@@ -95,15 +95,22 @@ class GateActions:
             form = GateFormContext(
                 value.request_id, value.version, click.channel, click.response_url, self._locale
             )
+            unavailable = BadCommand("slack.gate_form.unavailable", id=value.request_id)
             if refusal is None and click.trigger_id:
                 name = "reject" if click.kind == REJECT else "comment"
                 view = gate_modals.gate_form(
                     name, replace(form, locale=self._chat.locale_of(asker))
                 )
-                if self._replies.open_once(click.trigger_id, view, form=name):
-                    ack()
-                    return
-            unavailable = BadCommand("slack.gate_form.unavailable", id=value.request_id)
+
+                def say_unavailable() -> None:
+                    answer = self._chat.refuse(unavailable, asker)
+                    self._reply(None, click.user, click.channel, click.response_url, answer)
+
+                self._replies.open_modal(
+                    context, click.trigger_id, view, form=name, otherwise=say_unavailable
+                )
+                ack()
+                return
             answer = refusal or self._chat.refuse(unavailable, asker)
         self._reply(context, click.user, click.channel, click.response_url, answer)
         ack()
@@ -145,7 +152,7 @@ class GateActions:
 
     def _reply(
         self,
-        context: Context,
+        context: Context | None,
         user: str,
         channel: str | None,
         response_url: str | None,

@@ -82,7 +82,9 @@ class SlackHandlers:
         CHAT_COMMANDS.labels("slack", "error" if answer.error else "ok").inc()
         return answer
 
-    def on_slash_command(self, ack: Ack, command: dict[str, Any]) -> None:
+    def on_slash_command(
+        self, ack: Ack, command: dict[str, Any], context: MutableMapping[str, Any]
+    ) -> None:
         prefix = SLASH_PREFIXES.get(text_at(command, "command") or "", "")
         text = f"{prefix} {text_at(command, 'text') or ''}".strip()
         user, channel = text_at(command, "user_id"), text_at(command, "channel_id")
@@ -104,11 +106,20 @@ class SlackHandlers:
         answer = self._answer(text, asker)
         prefill = form_prefill(answer)
         if prefill is not None and trigger_id:
-            context = FormContext(channel, response_url, answer.locale)
-            if self._forms.open(trigger_id, answer.locale, context, prefill):
-                ack()
-                return
-            answer = Answer(self._forms.offer(answer, prefill), answer.locale)
+            # The form opens after the ack; if Slack refuses it, the offer of a button that
+            # opens it follows on the command's response_url instead.
+            offer = self._forms.offer(answer, prefill)
+            self._forms.open(
+                context,
+                trigger_id,
+                FormContext(channel, response_url, answer.locale),
+                prefill,
+                otherwise=lambda: self._forms.answer_privately(
+                    user, channel, response_url, offer, answer.locale
+                ),
+            )
+            ack()
+            return
         # The answer is the ack body: Slack shows it to the asker alone.
         ack(response_type="ephemeral", **render(answer.reply))
 

@@ -88,15 +88,21 @@ class RoadmapActions:
         else:
             refusal = self._chat.roadmap_refusal(click.kind, value, asker)
             form = RoadmapFormContext(value, click.channel, click.response_url, self._locale)
+            unavailable = BadCommand("chat.roadmap.form_unavailable")
             if refusal is None and click.trigger_id:
                 name = "extend" if click.kind == EXTEND else "stop"
                 view = modals.roadmap_form(name, replace(form, locale=self._chat.locale_of(asker)))
-                if self._replies.open_once(click.trigger_id, view, form=name):
-                    ack()
-                    return
-            answer = refusal or self._chat.refuse(
-                BadCommand("chat.roadmap.form_unavailable"), asker
-            )
+
+                def say_unavailable() -> None:
+                    answer = self._chat.refuse(unavailable, asker)
+                    self._reply(None, click.user, click.channel, click.response_url, answer)
+
+                self._replies.open_modal(
+                    context, click.trigger_id, view, form=name, otherwise=say_unavailable
+                )
+                ack()
+                return
+            answer = refusal or self._chat.refuse(unavailable, asker)
         self._reply(context, click.user, click.channel, click.response_url, answer)
         ack()
 
@@ -139,7 +145,7 @@ class RoadmapActions:
 
     def _reply(
         self,
-        context: Context,
+        context: Context | None,
         user: str,
         channel: str | None,
         response_url: str | None,
