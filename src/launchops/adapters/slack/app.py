@@ -10,6 +10,7 @@ from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.context import BoltContext
 from slack_bolt.request.internals import build_context
 from slack_sdk import WebClient
+from sqlalchemy.engine import make_url
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response
@@ -80,7 +81,8 @@ class SlackAdapter:
         ).register(self.app)
         register_link_buttons(self.app)  # Roll back and other link buttons: ack only
         self._guard = RequestGuard(signing_secret.get_secret_value()) if signing_secret else None
-        self._lane = DispatchLane()
+        single_process_store = make_url(settings.database_url).get_backend_name() == "sqlite"
+        self._lane = DispatchLane(on_loop=single_process_store)
         self._app_token = settings.slack_app_token
         self._socket_mode: object | None = None
 
@@ -93,8 +95,8 @@ class SlackAdapter:
         raw = await request.body()
         headers = dict(request.headers.items())  # names arrive lower-cased
         pending: list[Callable[[], None]] = []
-        # In a worker thread: parsing a body of up to 1 MiB must not stall the event loop,
-        # and a declaration waits on the store. Few threads, in order (lane.py).
+        # On the event loop (SQLite) or a few threads, in order (PostgreSQL): lane.py. The
+        # guard checks the signature before it parses anything (body cap 1 MiB).
         answer = await self._lane.run(self._dispatch, raw, headers, request.url.query, pending)
         return Response(
             status_code=answer.status,
