@@ -20,7 +20,6 @@ import structlog
 from sqlalchemy import Table, insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session, col, select
 
 from launchops.domain.errors import BadCommand
@@ -39,6 +38,7 @@ from launchops.services.ledger import read_before_write
 from launchops.services.org import org_snapshot, responsible_team
 from launchops.store import read_scope, session_scope
 from launchops.store.models import Incident
+from launchops.store.rows import loaded, with_defaults
 
 log = structlog.get_logger(__name__)
 
@@ -47,7 +47,6 @@ MajorIncidentHook = Callable[[Session, str, str], object]  # (session, component
 
 # SQLModel does not declare `__table__` to type checkers, though every table model has one.
 _INCIDENTS: Table = Incident.__table__  # type: ignore[attr-defined]
-_COLUMNS = tuple(c.key for c in _INCIDENTS.columns if c.key != "id")
 # Built once: a statement's cache key is computed once per object, and building and keying a
 # fresh one per declaration cost as much as executing it.
 _INSERT_INCIDENT = insert(_INCIDENTS).returning(_INCIDENTS.c.id)
@@ -74,13 +73,12 @@ class _Written:
     deployments: tuple[DeploymentLine, ...] = ()
 
 
-def insert_incident(session: Session, incident: Incident) -> None:
-    """INSERT the row as a plain statement (not through the unit of work's flush), then
-    let the session track the object as if it had loaded it: later changes are UPDATEs."""
-    values = {key: getattr(incident, key) for key in _COLUMNS}
-    incident.id = int(session.connection().execute(_INSERT_INCIDENT, values).scalar_one())
-    make_transient_to_detached(incident)
-    session.add(incident)
+def insert_incident(session: Session, values: dict[str, Any]) -> Incident:
+    """INSERT the row (`values`: every column but the id) as a plain statement, not through
+    the unit of work's flush, and return it tracked by the session as if it had loaded it:
+    later changes are UPDATEs."""
+    new_id = int(session.connection().execute(_INSERT_INCIDENT, values).scalar_one())
+    return loaded(session, Incident, {**values, "id": new_id})
 
 
 class IncidentDeclarations(IncidentReads):
@@ -174,7 +172,8 @@ class IncidentDeclarations(IncidentReads):
             session, component_id=component_id, team_id=team_id, directory=directory
         )
         now = self._clock()
-        incident = Incident(
+        values = with_defaults(
+            Incident,
             severity=severity,
             title=title,
             description=description,
@@ -197,7 +196,7 @@ class IncidentDeclarations(IncidentReads):
             session, component_id, component.name if component else None, now
         )
         # The first write: from here to the commit, other declarations wait (on SQLite).
-        insert_incident(session, incident)
+        incident = insert_incident(session, values)
         if severity in MAJOR:
             self._tell_major(session, incident, directory)
         paged, unreachable, channels = self._messages.page_level(
