@@ -9,7 +9,8 @@ ratio is what LaunchOps adds to bolt itself.
 
 Two ways to run bolt, chosen by BENCH_BOLT_MODE: `async` (bolt's AsyncApp on uvicorn's event
 loop, through bolt's own Starlette adapter: the default, and the cheaper) and `sync` (the sync
-App in Starlette's thread pool, the way LaunchOps runs it), so the choice is measured.
+App in Starlette's thread pool, the way LaunchOps runs it on PostgreSQL), so the choice is
+measured.
 
 `python -m bench._bare_ack` reads BENCH_SIGNING_SECRET, BENCH_DATABASE, BENCH_BOLT_MODE,
 LAUNCHOPS_HOST and LAUNCHOPS_PORT.

@@ -259,7 +259,10 @@ def summary(cases: Mapping[str, Sequence[Case]]) -> list[str]:
                 f"(p99 {sig3(sync.percentile(99) / base.percentile(99))}× the AsyncApp's)"
             )
     if sync_notes:
-        lines.append("bolt's sync App in a thread pool (as LaunchOps runs it) vs its AsyncApp:")
+        lines.append(
+            "bolt's sync App in a thread pool (as LaunchOps runs it on PostgreSQL; on SQLite it "
+            "runs it on the event loop) vs its AsyncApp:"
+        )
         lines += [f"  {note}" for note in sync_notes]
     return lines
 
@@ -294,7 +297,7 @@ def run(options: Options) -> str:
                 serving(SERVE, env, workdir, f"launchops-{backend.lower()}")
             )
         # Issue 8 item 4, measured rather than assumed: bolt's sync App in Starlette's thread
-        # pool (the way the bot runs its listeners) beside its AsyncApp on the event loop.
+        # pool (as the bot runs it on PostgreSQL) beside its AsyncApp on the event loop.
         sync_env = {**bare_env, "BENCH_BOLT_MODE": "sync", "BENCH_DATABASE": str(workdir / "s.db")}
         servers[BARE_SYNC] = stack.enter_context(serving(BARE, sync_env, workdir, "bare-bolt-sync"))
         measured = measure_interleaved(servers, options)
