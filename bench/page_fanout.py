@@ -9,67 +9,49 @@ has received the last page. The baseline sends the same rendered messages with s
 WebClient in a plain loop, no store at all, to the same fake in the same run: the ratio is
 what durability (claim, send, record) costs on top of the HTTP calls.
 
-The fake runs in its own process, as Slack does: in ours, its CPU would be charged to the
-bot and it would hold the GIL the bot's delivery workers need, which no real deployment
-pays. Arrival times are still the fake's `perf_counter()`, the system-wide monotonic clock.
+This module builds the org, measures and reports; the bot, the fake (in a process of its
+own) and the logging they run under are in bench/_fanout_bot.py.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Self
 
-import structlog
 from slack_sdk import WebClient
-from sqlalchemy import select
 
 from bench import Options
+from bench._fanout_bot import (
+    BOT_TOKEN,
+    COMPONENT,
+    LiveBot,
+    Message,
+    RemoteFake,
+    call_counts,
+    json_logs_to,
+    plural,
+    post_arrivals,
+)
 from bench._slack_fake import Call
 from bench.owner_lookup import postgres_database, sig3
 from launchops.adapters.slack.render import render as render_slack
 from launchops.config.models import OrgConfig
-from launchops.delivery.outbox import outbox_table
-from launchops.main import build_context
 from launchops.messages.reply import Reply
 from launchops.services.config_sync import sync_config
-from launchops.services.incidents import Actor, Declared
-from launchops.settings import Settings
 from launchops.store import make_engine, upgrade_schema
 
 ON_CALL = 5  # people per team rota
-COMPONENT = "checkout-api"
-BOT_TOKEN = "xoxb-bench-token"
 DELIVERY_TIMEOUT = 120.0  # seconds for every page to reach the fake
 WARMUP_TIMEOUT = 30.0
 ROUND_GAP = 1.0  # seconds between rounds (see measure)
 THROUGHPUT_TARGET = 0.8  # issue 8: the outbox delivers at least 0.8× the direct loop's rate
-
-
-@dataclass(frozen=True)
-class Message:
-    """One outbox row of the P0, as the baseline re-sends it."""
-
-    kind: str  # dm | post
-    target: str  # the Slack user (dm) or channel (post)
-    payload: dict[str, Any]
-
-    @property
-    def channel(self) -> str:
-        """Where its chat.postMessage lands: the fake opens DMs as `D<user>`."""
-        return f"D{self.target}" if self.kind == "dm" else self.target
 
 
 @dataclass(frozen=True)
@@ -114,32 +96,6 @@ class Case:
         return " / ".join(sig3(max(r)) if r else "—" for r in self.rounds)
 
 
-@contextmanager
-def json_logs_to(path: Path) -> Iterator[None]:
-    """Log as `launchops serve` does (JSON lines) but into `path`, not over the report.
-
-    The rendering stays in the measured path, as in production; the previous structlog
-    configuration is restored afterwards (the test suite shares the process).
-    """
-    saved = structlog.get_config()
-    with path.open("w", encoding="utf-8") as log:
-        structlog.configure(
-            processors=[
-                structlog.contextvars.merge_contextvars,
-                structlog.processors.add_log_level,
-                structlog.processors.TimeStamper(fmt="iso", utc=True),
-                structlog.processors.format_exc_info,
-                structlog.processors.JSONRenderer(),
-            ],
-            logger_factory=structlog.PrintLoggerFactory(file=log),
-            cache_logger_on_first_use=False,
-        )
-        try:
-            yield
-        finally:
-            structlog.configure(**saved)
-
-
 def build_org(responders: int) -> OrgConfig:
     """`responders` people in on-call rotas of five; the P0's Accountable owner is one of them.
 
@@ -177,154 +133,6 @@ def build_org(responders: int) -> OrgConfig:
     )
 
 
-def _arrivals(calls: Sequence[Call], channels: set[str], since: float) -> tuple[float, ...]:
-    """Per expected channel, when its first chat.postMessage arrived (ms after `since`)."""
-    first: dict[str, float] = {}
-    for call in calls:
-        if call.method == "chat.postMessage" and call.channel in channels:
-            first.setdefault(call.channel, call.at)
-    return tuple((at - since) * 1000 for at in first.values())
-
-
-class RemoteFake:
-    """bench/_slack_fake.py in a process of its own, driven over its control endpoints."""
-
-    def __init__(self) -> None:
-        root = Path(__file__).resolve().parent.parent
-        path = os.pathsep.join(filter(None, (str(root), os.environ.get("PYTHONPATH"))))
-        self._process = subprocess.Popen(
-            (sys.executable, "-m", "bench._slack_fake"),
-            env={**os.environ, "PYTHONPATH": path},
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert self._process.stdout is not None
-        port = int(self._process.stdout.readline().strip() or 0)
-        if not port:
-            self.close()
-            raise RuntimeError("the Slack fake did not start")
-        self._origin = f"http://127.0.0.1:{port}"
-
-    @property
-    def url(self) -> str:
-        return f"{self._origin}/api/"
-
-    def _call(self, path: str, body: dict[str, Any] | None = None, timeout: float = 10) -> Any:
-        data = None if body is None else json.dumps(body).encode()
-        with urllib.request.urlopen(f"{self._origin}{path}", data, timeout) as response:
-            return json.loads(response.read())
-
-    def calls(self) -> list[Call]:
-        return [Call(m, c, at) for m, c, at in self._call("/_calls")["calls"]]
-
-    def clear(self) -> None:
-        self._call("/_clear", {})
-
-    def wait_for_posts(self, channels: set[str], timeout: float) -> bool:
-        """Until each channel has had a chat.postMessage: one blocking request, no polling."""
-        body = {"channels": sorted(channels), "timeout": timeout}
-        return bool(self._call("/_wait", body, timeout + 10)["ok"])
-
-    def close(self) -> None:
-        assert self._process.stdin is not None
-        assert self._process.stdout is not None
-        self._process.stdin.close()  # its signal to stop
-        try:
-            self._process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()
-        self._process.stdout.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-
-def _call_counts(calls: Sequence[Call]) -> str:
-    counts = Counter(call.method for call in calls)
-    return ", ".join(f"{n:,} {method}" for method, n in sorted(counts.items())) or "none"
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count:,} {word}{'' if count == 1 else 's'}"
-
-
-class LiveBot:
-    """The bot's own wiring (`build_context`) over `url`, paging through the fake Web API."""
-
-    def __init__(self, url: str, fake: RemoteFake) -> None:
-        settings = Settings(
-            _env_file=None,
-            LAUNCHOPS_DATABASE_URL=url,
-            LAUNCHOPS_CHAT_PLATFORMS="slack",
-            SLACK_BOT_TOKEN=BOT_TOKEN,
-            SLACK_SIGNING_SECRET="bench-signing-secret",
-            SLACK_API_URL=fake.url,
-            MicrosoftAppId="",
-        )
-        self.ctx = build_context(settings)
-        self.commits: list[float] = []
-        self.ctx.incidents.set_wakeup(self._committed)
-        self.stopped = False
-
-    def _committed(self) -> None:
-        """IncidentService calls this right after a transaction with outbox rows commits."""
-        self.commits.append(time.perf_counter())
-        self.ctx.dispatcher.wake()
-
-    def __enter__(self) -> Self:
-        self.ctx.dispatcher.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stopped = self.ctx.dispatcher.stop()
-        self.ctx.close()
-
-    def settings(self) -> str:
-        d = self.ctx.dispatcher
-        return (
-            f"{d._workers} workers, batch_size={d._batch_size}, "
-            f"poll_interval={d._poll_interval:g} s\n"
-            f"  (a commit wakes it at once), claim_ttl={d._claim_ttl.total_seconds():g} s, "
-            f"max_attempts={d._max_attempts}"
-        )
-
-    def declare(self, level: str, title: str) -> tuple[Declared, list[Message], float, float]:
-        """(declared, its outbox messages, perf_counter at commit, ms the declaration took)."""
-        self.commits.clear()
-        started = time.perf_counter()
-        declared = self.ctx.incidents.declare(
-            level=level, title=title, actor=Actor.system_actor("bench"), component_query=COMPONENT
-        )
-        committed = self.commits[0]
-        return (
-            declared,
-            self._messages(declared.incident.id),
-            committed,
-            (committed - started) * 1000,
-        )
-
-    def _messages(self, incident_id: int) -> list[Message]:
-        o = outbox_table
-        with self.ctx.engine.connect() as conn:
-            rows = conn.execute(
-                select(o.c.kind, o.c.destination, o.c.payload)
-                .where(o.c.dedupe_key.like(f"incident:{incident_id}:%"))
-                .order_by(o.c.id)
-            ).all()
-        messages = []
-        for kind, destination, payload in rows:
-            if kind == "dm":
-                messages.append(Message("dm", destination["user"], payload))
-            elif kind == "post" and destination.get("channel"):
-                messages.append(Message("post", destination["channel"], payload))
-        return messages
-
-
 def send_directly(client: WebClient, messages: Sequence[Message], fake: RemoteFake) -> Round:
     """The same messages, rendered and sent by WebClient in a loop: no outbox, no store."""
     fake.clear()
@@ -336,7 +144,7 @@ def send_directly(client: WebClient, messages: Sequence[Message], fake: RemoteFa
             channel = client.conversations_open(users=message.target)["channel"]["id"]
         client.chat_postMessage(channel=channel, **body)
     calls = fake.calls()
-    return Round(_arrivals(calls, {m.channel for m in messages}, started), calls)
+    return Round(post_arrivals(calls, {m.channel for m in messages}, started), calls)
 
 
 def measure(url: str, rounds: int) -> tuple[list[Case], list[str]]:
@@ -363,13 +171,13 @@ def measure(url: str, rounds: int) -> tuple[list[Case], list[str]]:
                 channels = {m.channel for m in messages}
                 fake.wait_for_posts(channels, DELIVERY_TIMEOUT)
                 calls = fake.calls()
-                outbox.append(Round(_arrivals(calls, channels, committed), calls))
+                outbox.append(Round(post_arrivals(calls, channels, committed), calls))
                 commit_ms.append(took_ms)
                 paged, unreachable = len(declared.paged), len(declared.unreachable)
                 for kind in ("dm", "post"):
                     wanted = {m.channel for m in messages if m.kind == kind}
                     expected[kind] += len(wanted)
-                    delivered[kind] += len(_arrivals(calls, wanted, 0.0))
+                    delivered[kind] += len(post_arrivals(calls, wanted, 0.0))
                 direct.append(send_directly(client, messages, fake))
                 # Each round DMs the same people: keep each DM under Slack's one message a
                 # second a channel, as separate P0s would, or the bot rightly paces them.
@@ -378,13 +186,13 @@ def measure(url: str, rounds: int) -> tuple[list[Case], list[str]]:
     dms, posts = expected["dm"] // rounds, expected["post"] // rounds
     base = Case("baseline: WebClient loop, no outbox", tuple(r.arrivals_ms for r in direct))
     timed = Case("outbox: commit → dispatcher → Slack", tuple(r.arrivals_ms for r in outbox))
-    outbox_calls, direct_calls = _call_counts(outbox[-1].calls), _call_counts(direct[-1].calls)
+    outbox_calls, direct_calls = call_counts(outbox[-1].calls), call_counts(direct[-1].calls)
     notes = [
         f"each P0: {paged:,} paged, {unreachable:,} unreachable, "
-        f"{_plural(dms, 'DM')} + {_plural(posts, 'channel post')} queued; "
+        f"{plural(dms, 'DM')} + {plural(posts, 'channel post')} queued; "
         f"declare() took {' / '.join(sig3(ms) for ms in commit_ms)} ms",
         f"delivered through the outbox: {delivered['dm']:,} of {expected['dm']:,} DMs, "
-        f"{delivered['post']:,} of {_plural(expected['post'], 'channel post')}"
+        f"{delivered['post']:,} of {plural(expected['post'], 'channel post')}"
         + ("" if delivered == expected else f" (waited up to {DELIVERY_TIMEOUT:g} s a round)"),
         f"Slack calls a round, both cases: {outbox_calls}"
         if outbox_calls == direct_calls
@@ -431,10 +239,10 @@ def render(title: str, cases: Sequence[Case], notes: Sequence[str]) -> str:
 def run(options: Options) -> str:
     config = build_org(options.responders)
     rotas = len(config.catalog.teams)
-    sizes = f"{options.responders:,} responders in {_plural(rotas, 'on-call rota')} of {ON_CALL}"
+    sizes = f"{options.responders:,} responders in {plural(rotas, 'on-call rota')} of {ON_CALL}"
     footer = [
         f"P0 policy pages {' + '.join(config.policy.severities['p0'].page)}; each row is the "
-        f"median of {_plural(options.page_rounds, 'round')} by total",
+        f"median of {plural(options.page_rounds, 'round')} by total",
         "ms from the start (the commit; the loop's first call) to each page's chat.postMessage",
         f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs at start",
     ]
