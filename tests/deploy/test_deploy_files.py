@@ -1,48 +1,31 @@
 """The files in deploy/ parse, and name only things the code really has.
 
 Nothing here builds an image or talks to a cluster: the checks are on the text, against the
-package itself (Settings' environment names, the CLI's commands, the HTTP routes and the
-Prometheus metrics it exports), so a rename in src/ that a deployment file missed fails here.
+package itself (Settings' environment names, the CLI's commands and the HTTP routes), so a
+rename in src/ that a deployment file missed fails here. The alert rules (against the
+Prometheus metrics the code exports) and the Helm chart have files of their own:
+test_alert_rules.py and test_chart_files.py.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import re
-import shutil
-import subprocess
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import typer.main
 import yaml
-from prometheus_client import REGISTRY
 from pydantic import AliasChoices
 
-import launchops.delivery.metrics
-import launchops.delivery.outbox_metrics
-import launchops.metrics
-import launchops.scheduler
 from launchops.cli import app as cli_app
-from launchops.config import load_config
-from launchops.config.models import AlertPolicy
-from launchops.main import build_context
 from launchops.messages.i18n import t
 from launchops.settings import Settings
-from launchops.store import upgrade_schema
-from launchops.web import create_app
-from tests.e2e.harness import make_settings
-from tests.required_tools import missing_tool
+from tests.deploy.deploy_kit import CHART, DEPLOY, TEMPLATES, _yaml
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEPLOY = REPO_ROOT / "deploy"
-SRC = REPO_ROOT / "src" / "launchops"
-CHART = DEPLOY / "helm" / "launchops"
-TEMPLATES = CHART / "templates"
+# Re-exported (the `as` form) for test_deploy_tools.py, which imports it from here.
+from tests.deploy.deploy_kit import _route_paths as _route_paths
 
 EXPECTED_FILES = [
     "Dockerfile",
@@ -78,20 +61,9 @@ SLACK_BOT_SCOPES = {
 TEAMS_SCOPES = {"personal", "team", "groupChat"}
 # Environment names the deployment files may use only if Settings declares them.
 ENV_NAME = re.compile(r"\b(?:SLACK|LAUNCHOPS)_[A-Z0-9_]+\b|\bMicrosoft[A-Za-z]+\b")
-METRIC_NAME = re.compile(r"\blaunchops_[a-z0-9_]+\b")
-LABEL_MATCHER = re.compile(r'\b(handler|outcome|platform)\s*=~?\s*"([^"]*)"')
-VALUES_PATH = re.compile(r"\$?\.Values((?:\.[A-Za-z_][A-Za-z0-9_]*)+)")
 
 
 # --- helpers ---------------------------------------------------------------------------------
-
-
-def _yaml(path: Path) -> Any:
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
-
-
-def _source_text() -> str:
-    return "\n".join(p.read_text(encoding="utf-8") for p in sorted(SRC.rglob("*.py")))
 
 
 def _data_files() -> list[Path]:
@@ -113,47 +85,6 @@ def _declared_env_names() -> set[str]:
         elif isinstance(alias, AliasChoices):
             names.update(choice for choice in alias.choices if isinstance(choice, str))
     return names
-
-
-def _exported_metric_names() -> dict[str, str]:
-    """Every sample name the process exposes for a launchops metric -> its family name."""
-    assert launchops.metrics.HTTP_LATENCY is not None  # imported for their registration
-    assert launchops.delivery.metrics.LAG_SECONDS is not None
-    assert launchops.delivery.outbox_metrics.OUTBOX is not None
-    assert launchops.scheduler.LAST_SWEEP is not None
-    suffixes = {
-        "counter": ["_total", "_created"],
-        "histogram": ["_bucket", "_sum", "_count", "_created"],
-        "summary": ["", "_sum", "_count", "_created"],
-        "gauge": [""],
-    }
-    exported: dict[str, str] = {}
-    for family in REGISTRY.collect():
-        if family.name.startswith("launchops_"):
-            for suffix in suffixes.get(family.type, [""]):
-                exported[family.name + suffix] = family.name
-    return exported
-
-
-def _alert_rules() -> Iterator[dict[str, Any]]:
-    document = _yaml(DEPLOY / "prometheus" / "alert-rules.yml")
-    for group in document["groups"]:
-        yield from group["rules"]
-
-
-@functools.cache
-def _route_paths() -> frozenset[str]:
-    """Every path of the app `launchops serve` builds (over an empty SQLite store): the
-    routes themselves, not a reading of web.py's source."""
-    with tempfile.TemporaryDirectory() as folder:
-        url = f"sqlite:///{folder}/launchops.db"
-        upgrade_schema(url)
-        ctx = build_context(make_settings(url), with_chat_adapters=False)
-        try:
-            app = create_app(ctx, run_dispatcher=False)
-            return frozenset(getattr(route, "path", "") for route in app.routes)
-        finally:
-            ctx.close()
 
 
 def _cli_commands() -> set[str]:
@@ -182,7 +113,7 @@ def test_expected_file_exists(name: str) -> None:
     assert (DEPLOY / name).is_file(), f"deploy/{name} is missing"
 
 
-# Helm templates are YAML only after rendering; test_chart_templates_* check them instead.
+# Helm templates are YAML only after rendering; test_chart_files.py checks them instead.
 @pytest.mark.parametrize(
     "path",
     [p for p in _data_files() if not _is_helm_template(p)],
@@ -364,147 +295,3 @@ def test_teams_placeholders_are_documented() -> None:
     assert not missing, f"placeholders not explained in teams/README.md: {missing}"
     for icon in ("color.png", "outline.png"):
         assert icon in readme
-
-
-# --- Prometheus alert rules -----------------------------------------------------------------
-
-
-def test_alert_rules_have_what_alertmanager_routing_needs() -> None:
-    rules = list(_alert_rules())
-    assert len(rules) >= 4
-    known_severities = set(AlertPolicy().severity_map)
-    for rule in rules:
-        name = rule.get("alert")
-        assert name, rule
-        assert isinstance(rule.get("expr"), str), name
-        assert rule["expr"].strip(), name
-        assert re.fullmatch(r"\d+[smh]", str(rule.get("for", ""))), name
-        labels = rule.get("labels") or {}
-        assert labels.get("severity") in known_severities, name
-        assert labels.get("component") == "launchops", name
-
-
-def test_alert_rules_use_only_exported_metrics() -> None:
-    exported = _exported_metric_names()
-    assert "launchops_outbox_deliveries_total" in exported  # the registry view works
-    source = _source_text()
-    referenced: set[str] = set()
-    for rule in _alert_rules():
-        names = set(METRIC_NAME.findall(rule["expr"]))
-        assert names, f"{rule['alert']} uses no launchops metric"
-        referenced |= names
-    unknown = sorted(name for name in referenced if name not in exported)
-    assert not unknown, f"metrics the code does not export: {unknown}"
-    for name in referenced:
-        # prometheus_client accepts a counter's name with or without its `_total`.
-        family = exported[name]
-        spellings = {f'"{family}"', f'"{family}_total"'}
-        assert any(s in source for s in spellings), f"{family} is not defined in src/launchops"
-    assert {
-        "launchops_http_request_seconds_bucket",
-        "launchops_http_errors_total",
-        "launchops_outbox_deliveries_total",
-        "launchops_outbox_lag_seconds_bucket",
-        "launchops_escalation_sweep_last_success_timestamp_seconds",
-        "launchops_outbox_oldest_pending_age_seconds",
-    } <= referenced
-
-
-def test_alert_rule_label_values_exist() -> None:
-    source = _source_text()
-    routes = _route_paths()
-    for rule in _alert_rules():
-        for label, value in LABEL_MATCHER.findall(rule["expr"]):
-            if label == "handler":
-                assert value in routes, f"{rule['alert']}: no route {value}"
-            else:
-                assert f'"{value}"' in source, f"{rule['alert']}: {label}={value!r} never set"
-
-
-def test_alert_rules_with_promtool() -> None:
-    """promtool checks the rules and runs their unit tests (alert-rules.test.yml); CI
-    (LAUNCHOPS_REQUIRE_TOOLS=1) fails here without promtool rather than skipping."""
-    promtool = shutil.which("promtool")
-    if promtool is None:
-        missing_tool("promtool is not installed (apt-get install prometheus)")
-    assert promtool is not None
-    folder = DEPLOY / "prometheus"
-    for args in (["check", "rules", "alert-rules.yml"], ["test", "rules", "alert-rules.test.yml"]):
-        result = subprocess.run(
-            [promtool, *args], cwd=folder, capture_output=True, text=True, check=False
-        )
-        assert result.returncode == 0, result.stdout + result.stderr
-    tested = set(re.findall(r"alertname: (\w+)", (folder / "alert-rules.test.yml").read_text()))
-    assert {rule["alert"] for rule in _alert_rules()} <= tested, "a rule without a unit test"
-
-
-# --- Helm chart -----------------------------------------------------------------------------
-
-
-def test_chart_metadata_and_values() -> None:
-    chart = _yaml(CHART / "Chart.yaml")
-    assert chart["apiVersion"] == "v2"
-    assert chart["name"] == "launchops"
-    assert re.fullmatch(r"\d+\.\d+\.\d+", str(chart["version"]))
-    values = _yaml(CHART / "values.yaml")
-    assert values["replicaCount"] == 2
-    assert values["readinessProbe"]["httpGet"]["path"] == "/readyz"
-    assert values["livenessProbe"]["httpGet"]["path"] == "/healthz"
-    assert "LAUNCHOPS_DATABASE_URL" in values["secret"]["keys"]
-    assert {values["readinessProbe"]["httpGet"]["path"], "/healthz"} <= _route_paths()
-
-
-def test_chart_default_config_is_valid(tmp_path: Path) -> None:
-    config = _yaml(CHART / "values.yaml")["config"]
-    (tmp_path / "catalog.yaml").write_text(config["catalog"], encoding="utf-8")
-    (tmp_path / "policy.yaml").write_text(config["policy"], encoding="utf-8")
-    org = load_config(tmp_path)  # raises ConfigError naming file, line and key
-    assert "launchops" in {c.id for c in org.catalog.components}
-
-
-def _template_texts() -> dict[str, str]:
-    return {p.name: p.read_text(encoding="utf-8") for p in sorted(TEMPLATES.iterdir())}
-
-
-def test_chart_templates_include_only_defined_helpers() -> None:
-    # Rendering the chart for real (helm, or a renderer of Go templates) is the job of the
-    # deploy-kit work; counting braces proved nothing and is gone.
-    texts = _template_texts()
-    defined = set(re.findall(r'\{\{-?\s*define\s+"([^"]+)"', texts["_helpers.tpl"]))
-    for name, text in texts.items():
-        for used in re.findall(r'\binclude\s+"([^"]+)"', text):
-            if not used.startswith("launchops."):
-                continue  # e.g. include (print $.Template.BasePath "/configmap.yaml")
-            assert used in defined, f"{name} includes undefined {used}"
-
-
-def test_chart_templates_use_only_existing_values() -> None:
-    values = _yaml(CHART / "values.yaml")
-    for name, text in _template_texts().items():
-        for dotted in VALUES_PATH.findall(text):
-            node: Any = values
-            for key in dotted.strip(".").split("."):
-                assert isinstance(node, dict), f"{name}: .Values{dotted} is not a mapping"
-                assert key in node, f"{name}: .Values{dotted} is not in values.yaml"
-                node = node[key]
-
-
-def test_chart_runs_migrations_as_a_hook_and_probes_health() -> None:
-    texts = _template_texts()
-    hooks = [t for t in texts.values() if "kind: Job" in t]
-    assert len(hooks) == 1
-    (job,) = hooks
-    assert "helm.sh/hook: pre-install,pre-upgrade" in job
-    assert 'command: ["launchops", "db", "upgrade"]' in job
-    deployment = texts["deployment.yaml"]
-    assert "kind: Deployment" in deployment
-    assert ".Values.readinessProbe" in deployment
-    assert ".Values.livenessProbe" in deployment
-    assert "mountPath: /app/config" in deployment
-    assert "kind: Service" in texts["service.yaml"]
-    configmap = texts["configmap.yaml"]
-    assert "catalog.yaml:" in configmap
-    assert "policy.yaml:" in configmap
-    secret = texts["secret.yaml"]
-    assert "kind: Secret" in secret
-    assert ".Values.secret.existingSecret" in secret
