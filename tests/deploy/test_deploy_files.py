@@ -22,10 +22,7 @@ from pydantic import AliasChoices
 from launchops.cli import app as cli_app
 from launchops.messages.i18n import t
 from launchops.settings import Settings
-from tests.deploy.deploy_kit import CHART, DEPLOY, TEMPLATES, _yaml
-
-# Re-exported (the `as` form) for test_deploy_tools.py, which imports it from here.
-from tests.deploy.deploy_kit import _route_paths as _route_paths
+from tests.deploy.deploy_kit import CHART, DEPLOY, TEMPLATES, _route_paths, _yaml
 
 EXPECTED_FILES = [
     "Dockerfile",

@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from tests.deploy.test_deploy_files import _route_paths
+from tests.deploy.deploy_kit import _route_paths
 from tests.required_tools import missing_tool
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
