@@ -46,4 +46,4 @@ def test_slack_ack_report_has_both_series_and_every_request_answered() -> None:
     for series in ("`/owner rag` (SQLite)", "`/incident p3` (SQLite)"):
         [row] = [line for line in lines if line.startswith(f"| {series} |")]
         assert re.search(r"\| [\d.]+ \((met|NOT met)\) \|", row), row
-    assert "bolt's sync App in a thread pool (as LaunchOps runs it) vs its AsyncApp:" in report
+    assert "bolt's sync App in a thread pool (as LaunchOps runs it on PostgreSQL" in report

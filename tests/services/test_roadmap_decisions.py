@@ -38,10 +38,9 @@ from tests.services.roadmap_support import (
 
 @pytest.fixture
 def clock(engine: Engine, tmp_path: Path) -> Clock:
-    clock = Clock()
     directory = fast_roadmap(tmp_path)
     sync_config(engine, load_config(directory), source=str(directory), actor="test")
-    return clock
+    return Clock()  # after the sync, which starts the stage clocks at the real time
 
 
 def _state(engine: Engine) -> tuple[int, int, int, int]:
