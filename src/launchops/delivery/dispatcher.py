@@ -291,12 +291,14 @@ class Dispatcher:
             return claimed, sent
 
     def _collect(self, outstanding: int) -> list[Outcome]:
-        """The next outcome, and any others arriving within RECORD_LINGER: one commit for
-        several sends, since a commit costs about as much CPU as the send it records. The
-        linger is a plain sleep, not a wait per outcome: each wake-up would take the GIL
-        from the workers."""
+        """The next outcome, and, in a burst, any others arriving within RECORD_LINGER: one
+        commit for several sends, since a commit costs about as much CPU as the send it
+        records. The linger is a plain sleep, not a wait per outcome: each wake-up would take
+        the GIL from the workers. Outside a burst (fewer sends out than workers) an outcome is
+        recorded at once: the moment between Slack's answer and the record, in which a crash
+        makes the message go out again, is then the commit alone."""
         outcomes = [self._outcomes.get()]
-        if len(outcomes) < outstanding:
+        if outstanding > self._workers:
             time.sleep(RECORD_LINGER)
         while len(outcomes) < outstanding:
             try:
