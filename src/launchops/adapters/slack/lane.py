@@ -8,9 +8,9 @@ get it back. Run one after the other on the loop, as bolt's own AsyncApp runs it
 listeners, a P3 declaration took 2.25 ms of CPU instead of 3.56 and the p99 ack under 16
 in flight went from 3.6x bare bolt's to 2.9x (bench/slack_ack.py, interleaved, same run).
 That is safe because no listener waits on the network before it answers (views.open and
-every answer Slack does not show in the ack go after it: after_ack.py); what can still hold
-the loop is the store itself, another process's write (a CLI command) for at most the
-busy timeout.
+every answer Slack does not show in the ack go after it: after_ack.py). What can still hold
+the loop: the store itself, another process's write (a CLI command) for at most the busy
+timeout; and bolt's one `auth.test`, made at the first request a process serves.
 
 On PostgreSQL a request waits on round trips to a server that may be slow or far, and
 replicas share the load: there every request runs on the lane's threads. In Starlette's
