@@ -2,8 +2,9 @@
 
 Most were 500s on PostgreSQL only (SQLite takes them): a count past a 32-bit integer in an
 SLI sample, an incidents cursor past one, and a NUL character (`\\u0000`) in any text, which
-PostgreSQL's text and JSONB cannot hold. On both: a 422 quoting NaN or Infinity, and an SLI
-period whose UTC time falls before year 1.
+PostgreSQL's text and JSONB cannot hold, and two SLI costs near float's limit whose sum
+overflowed. On both: a 422 quoting NaN or Infinity, and an SLI period whose UTC time falls
+before year 1.
 """
 
 from __future__ import annotations
@@ -47,6 +48,20 @@ def test_sli_counts_beyond_32_bits_are_refused_not_a_server_error(client: Sessio
     refused = client.post("/api/v1/sli", json=sample(requests=largest + 1), headers=BEARER)
     assert refused.status_code == 422, refused.text
     assert refused.json()["detail"][0]["loc"] == ["body", "requests"]
+
+
+def test_sli_costs_near_float_limit_are_refused_not_summed_into_a_server_error(
+    client: Session,
+) -> None:
+    """A cost of 6.6e307 was stored, and the day's sum of two overflowed on PostgreSQL."""
+    stored = client.post("/api/v1/sli", json=sample(cost=1e12), headers=BEARER)
+    assert stored.status_code == 201, stored.text
+    again = client.post("/api/v1/sli", json=sample(cost=1e12), headers=BEARER)
+    assert again.status_code == 201, again.text
+    for cost in (1.000001e12, 6.647869814304434e307):
+        refused = client.post("/api/v1/sli", json=sample(cost=cost), headers=BEARER)
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["detail"][0]["loc"] == ["body", "cost"]
 
 
 def test_sli_refuses_infinite_and_nan_numbers_with_a_422(client: Session) -> None:

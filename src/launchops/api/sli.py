@@ -33,6 +33,9 @@ MAX_SAMPLES: Final = 1000
 # The store's count columns are 32-bit integers on PostgreSQL: a larger count was a 500 there.
 MAX_COUNT: Final = 2**31 - 1
 Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
+# A day's costs are summed in the store: two readings near float's limit (1.8e308) overflowed
+# PostgreSQL's sum, a 500. A trillion per reading is beyond any budget and sums safely.
+MAX_COST: Final = 1e12
 # json.loads reads `Infinity` too: a reading of infinite seconds or cost is refused.
 Seconds = Annotated[float, Field(ge=0, allow_inf_nan=False, description="Seconds.")]
 
@@ -53,7 +56,11 @@ class SliSampleIn(BaseModel):
     latency_p95: Seconds | None = None
     latency_p99: Seconds | None = None
     cost: float = Field(
-        0.0, ge=0, allow_inf_nan=False, description="Same unit as `slo.monthly_cost_budget`."
+        0.0,
+        ge=0,
+        le=MAX_COST,
+        allow_inf_nan=False,
+        description="Same unit as `slo.monthly_cost_budget`.",
     )
 
     @field_validator("period_start", "period_end")
