@@ -29,6 +29,7 @@ __all__ = ["ButtonReplies", "Click", "Context", "read_click", "run", "submitter"
 log = structlog.get_logger(__name__)
 
 Context = MutableMapping[str, Any]
+Refusal = Callable[[], Answer]  # what to say when a modal cannot be opened
 
 
 @dataclass(frozen=True)
@@ -92,17 +93,19 @@ class ButtonReplies:
         self._seen = seen
         self._modals = ModalOpener(client, seen)
 
-    def open_modal(
-        self,
-        context: Context,
-        trigger_id: str,
-        view: dict[str, Any],
-        *,
-        form: str,
-        otherwise: Callable[[], None],
+    def open_modal_for(
+        self, context: Context, click: Click, view: dict[str, Any], *, form: str, instead: Refusal
     ) -> None:
-        """The modal, once per trigger, after the ack; `otherwise` when Slack refuses it."""
-        self._modals.open(context, trigger_id, view, form=form, otherwise=otherwise)
+        """The modal `click` asked for, after the ack; if Slack refuses it, `instead()`'s
+        answer goes to the clicker alone."""
+        assert click.trigger_id, "only a click with a trigger can open a modal"
+
+        def say_instead() -> None:
+            found = instead()
+            channel, url = click.channel, click.response_url
+            self.reply(None, click.user, channel, url, found.reply, found.locale)
+
+        self._modals.open(context, click.trigger_id, view, form=form, otherwise=say_instead)
 
     def first_submission(self, view: dict[str, Any]) -> bool:
         """False for a double-clicked submit already answered by this process."""

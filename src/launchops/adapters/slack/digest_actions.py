@@ -24,6 +24,7 @@ from launchops.adapters.slack.after_ack import AfterAck, RecentKeys
 from launchops.adapters.slack.buttons import ButtonReplies, Context, read_click
 from launchops.adapters.slack.modals import METADATA_LIMIT, MODAL_TITLE_LIMIT, _input, _plain
 from launchops.adapters.slack.payload import text_at, user_of
+from launchops.chat.commands import Answer
 from launchops.messages.digest_views import ASSIGN, REVIEWED
 from launchops.messages.i18n import t
 from launchops.messages.reply import Reply
@@ -155,13 +156,12 @@ class DigestActions:
             form = AssignContext(value, click.channel, click.response_url, locale)
             view = assign_form(form, example, self._followup.owners(), default)
 
-            def assign_to_default() -> None:
+            def assign_to_default() -> Answer:
                 # No modal (Slack refused it): assign to the default owner, and say so.
-                result = self._followup.assign(value, "slack", (user,))
-                self._reply(None, user, click.channel, click.response_url, result.reply)
+                return Answer(self._followup.assign(value, "slack", (user,)).reply, locale)
 
-            self._replies.open_modal(
-                context, click.trigger_id, view, form="digest_assign", otherwise=assign_to_default
+            self._replies.open_modal_for(
+                context, click, view, form="digest_assign", instead=assign_to_default
             )
             ack()
             return
@@ -189,7 +189,7 @@ class DigestActions:
 
     def _reply(
         self,
-        context: Context | None,
+        context: Context,
         user: str,
         channel: str | None,
         response_url: str | None,

@@ -101,13 +101,12 @@ class GateActions:
                 view = gate_modals.gate_form(
                     name, replace(form, locale=self._chat.locale_of(asker))
                 )
-
-                def say_unavailable() -> None:
-                    answer = self._chat.refuse(unavailable, asker)
-                    self._reply(None, click.user, click.channel, click.response_url, answer)
-
-                self._replies.open_modal(
-                    context, click.trigger_id, view, form=name, otherwise=say_unavailable
+                self._replies.open_modal_for(
+                    context,
+                    click,
+                    view,
+                    form=name,
+                    instead=lambda: self._chat.refuse(unavailable, asker),
                 )
                 ack()
                 return
@@ -152,7 +151,7 @@ class GateActions:
 
     def _reply(
         self,
-        context: Context | None,
+        context: Context,
         user: str,
         channel: str | None,
         response_url: str | None,

@@ -92,13 +92,12 @@ class RoadmapActions:
             if refusal is None and click.trigger_id:
                 name = "extend" if click.kind == EXTEND else "stop"
                 view = modals.roadmap_form(name, replace(form, locale=self._chat.locale_of(asker)))
-
-                def say_unavailable() -> None:
-                    answer = self._chat.refuse(unavailable, asker)
-                    self._reply(None, click.user, click.channel, click.response_url, answer)
-
-                self._replies.open_modal(
-                    context, click.trigger_id, view, form=name, otherwise=say_unavailable
+                self._replies.open_modal_for(
+                    context,
+                    click,
+                    view,
+                    form=name,
+                    instead=lambda: self._chat.refuse(unavailable, asker),
                 )
                 ack()
                 return
@@ -145,7 +144,7 @@ class RoadmapActions:
 
     def _reply(
         self,
-        context: Context | None,
+        context: Context,
         user: str,
         channel: str | None,
         response_url: str | None,
