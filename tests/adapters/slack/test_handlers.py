@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from slack_sdk import WebClient
 
-from launchops.adapters.slack.after_ack import PENDING, AfterAck, run_pending
+from launchops.adapters.slack.after_ack import PENDING, AfterAck, RecentKeys, run_pending
+from launchops.adapters.slack.buttons import ButtonReplies, Click
 from launchops.adapters.slack.forms import IncidentForms, form_prefill, private_destination
 from launchops.adapters.slack.modals import FormContext, Prefill
 from launchops.adapters.slack.sender import SlackSender
@@ -140,3 +141,27 @@ def test_form_opens_once_per_trigger_after_the_ack_and_reports_slack_refusing(
     # No ack to wait for (Socket Mode, no list on the context): tried at once.
     forms.open({}, "5.6", form, Prefill(), otherwise=lambda: refused.append("5.6"))
     assert refused == ["3.4", "5.6"]
+
+
+def test_a_refused_button_modal_answers_the_clicker_on_the_response_url_after_the_ack(
+    slack: FakeSlackAPI,
+) -> None:
+    """Reject, Comment, Extend, Stop and Assign open their modal through
+    ButtonReplies.open_modal_for: nothing before the ack; when Slack refuses the modal, the
+    refusal's answer goes to the clicker alone, on the click's response_url."""
+    client = WebClient(token="xoxb-test", base_url=slack.url, retry_handlers=[])
+    replies = ButtonReplies(client, AfterAck(SlackSender(client)), RecentKeys())
+    url = slack.response_url("refused")
+    click = Click("U0ERIN", "gate_reject", "1:1", "C0GENERAL", url, "7.8.trigger")
+    why = {"type": "section", "text": {"type": "mrkdwn", "text": "Why?"}}
+    view = {"type": "modal", "title": {"type": "plain_text", "text": "Reject"}, "blocks": [why]}
+    answer = Answer(Reply(text="The form could not open: type `gate reject 1 <reason>`."), "en")
+    slack.set_response("views.open", {"ok": False, "error": "expired_trigger_id"})
+    pending: list[Callable[[], None]] = []
+    replies.open_modal_for({PENDING: pending}, click, view, form="reject", instead=lambda: answer)
+    assert slack.calls("views.open") == [] and slack.calls("response_url") == []
+    run_pending(pending)  # what SlackAdapter.handle does once the 200 is out
+    assert [c.params["trigger_id"] for c in slack.calls("views.open")] == ["7.8.trigger"]
+    [said] = slack.wait_for("response_url")
+    assert said.params["text"] == answer.reply.text
+    assert said.params["response_type"] == "ephemeral"

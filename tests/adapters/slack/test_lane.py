@@ -79,3 +79,17 @@ def test_a_request_keeps_its_context_variables() -> None:
         return await lane.run(request_id.get)
 
     assert asyncio.run(main()) == "abc123"
+
+
+def test_on_the_loop_requests_run_on_the_event_loops_own_thread_one_after_the_other() -> None:
+    """The SQLite store's mode: no worker thread, no hand-off of the GIL per SQLite call."""
+    lane = DispatchLane(on_loop=True)
+
+    async def main() -> list[tuple[int, str]]:
+        def work(n: int) -> tuple[int, str]:
+            return n, threading.current_thread().name
+
+        return await asyncio.gather(*(lane.run(work, n) for n in range(5)))
+
+    loop_thread = threading.current_thread().name
+    assert asyncio.run(main()) == [(n, loop_thread) for n in range(5)]
