@@ -155,7 +155,7 @@ def test_a_refused_button_modal_answers_the_clicker_on_the_response_url_after_th
     click = Click("U0ERIN", "gate_reject", "1:1", "C0GENERAL", url, "7.8.trigger")
     why = {"type": "section", "text": {"type": "mrkdwn", "text": "Why?"}}
     view = {"type": "modal", "title": {"type": "plain_text", "text": "Reject"}, "blocks": [why]}
-    answer = Answer(Reply(text="The form could not open: type `gate reject 1 <reason>`."), "en")
+    answer = Answer(Reply(text="The form could not open: type `gate reject 1 REASON`."), "en")
     slack.set_response("views.open", {"ok": False, "error": "expired_trigger_id"})
     pending: list[Callable[[], None]] = []
     replies.open_modal_for({PENDING: pending}, click, view, form="reject", instead=lambda: answer)
