@@ -21,6 +21,7 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from launchops.main import CLAIM_TTL_SECONDS
 from launchops.store.gate_models import GateRequest
 from launchops.store.roadmap_models import ProjectStop, RoadmapNudge, StageExtension
 from tests.conftest import create_postgres_database, drop_postgres_database
@@ -240,6 +241,15 @@ def test_two_replicas_and_a_crash_send_each_nudge_once_on_teams(
             finally:
                 first.kill()  # SIGKILL one replica once the limit notices are out
             with ServeProcess(bot_env, tmp_path, "a2"):
+                # A notice the killed replica had claimed but not sent comes back to the
+                # others once its claim lapses (30 s): wait for every notice to be out.
+                expected = [(DAN, over), (DAN, "Ticket summarizer is over its hard limit")]
+                expected += [(BOB, "Ticket summarizer is over its hard limit"), (ALICE, over)]
+                deadline = time.monotonic() + CLAIM_TTL_SECONDS + 15
+                while time.monotonic() < deadline and not all(
+                    sent_to(connector, user, words) for user, words in expected
+                ):
+                    time.sleep(0.2)
                 time.sleep(4)  # sweeps on both replicas: nothing may be sent again
                 for project in ("Support assistant", "Ticket summarizer"):
                     limit = f"{project} is over its hard limit"
