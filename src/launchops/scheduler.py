@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import structlog
+from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from prometheus_client import Gauge
 from sqlalchemy.engine import Engine
@@ -114,7 +115,10 @@ def build_scheduler(
     """The jobs, not started. `serve` runs them on the leader among replicas only (leader.py
     pauses them elsewhere); each is still safe to run on several at once: the sweeps claim
     each step in the store (SKIP LOCKED / compare-and-set), a digest its (channel, week)."""
-    scheduler = BackgroundScheduler(timezone="UTC")
+    # Its threads named like the dispatcher's, so a thread dump (or a test counting one
+    # request's writes) tells the bot's own background work from the requests'.
+    jobs = ThreadPoolExecutor(10, pool_kwargs={"thread_name_prefix": "launchops-scheduler"})
+    scheduler = BackgroundScheduler(timezone="UTC", executors={"default": jobs})
     if reloader is not None:
         _every(
             scheduler,

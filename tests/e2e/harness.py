@@ -86,6 +86,12 @@ def running_app(settings: Settings) -> Iterator[RunningApp]:
 _WRITE_WORDS = ("INSERT", "UPDATE", "DELETE", "REPLACE")
 
 
+def on_background_thread() -> bool:
+    """True on the bot's own background threads (the scheduler's jobs, the dispatcher and its
+    workers: all named `launchops-…`), whose writes are not a request's."""
+    return threading.current_thread().name.startswith("launchops-")
+
+
 def wait_for_quiet_store(app: RunningApp, *, quiet: float = 1.5, limit: float = 20.0) -> None:
     """Wait until the app's own jobs have done their start-up work (the first roadmap nudge
     sweep, a config check) and `quiet` seconds pass without a write, so that a test
