@@ -30,6 +30,7 @@ from sqlalchemy import select
 
 from bench._slack_fake import Call
 from launchops.delivery.outbox import outbox_table
+from launchops.logging_setup import processors
 from launchops.main import build_context
 from launchops.services.incidents import Actor, Declared
 from launchops.settings import Settings
@@ -54,7 +55,8 @@ class Message:
 
 @contextmanager
 def json_logs_to(path: Path) -> Iterator[None]:
-    """Log as `launchops serve` does (JSON lines) but into `path`, not over the report.
+    """Log as `launchops serve` does (its processors, masking included: JSON lines) but into
+    `path`, not over the report.
 
     The rendering stays in the measured path, as in production; the previous structlog
     configuration is restored afterwards (the test suite shares the process).
@@ -62,14 +64,8 @@ def json_logs_to(path: Path) -> Iterator[None]:
     saved = structlog.get_config()
     with path.open("w", encoding="utf-8") as log:
         structlog.configure(
-            processors=[
-                structlog.contextvars.merge_contextvars,
-                structlog.processors.add_log_level,
-                structlog.processors.TimeStamper(fmt="iso", utc=True),
-                structlog.processors.format_exc_info,
-                structlog.processors.JSONRenderer(),
-            ],
-            logger_factory=structlog.PrintLoggerFactory(file=log),
+            processors=processors(structlog.processors.JSONRenderer()),
+            logger_factory=structlog.WriteLoggerFactory(file=log),
             cache_logger_on_first_use=False,
         )
         try:

@@ -104,6 +104,18 @@ class _StderrNow:
         sys.stderr.flush()
 
 
+def processors(renderer: structlog.typing.Processor) -> list[structlog.typing.Processor]:
+    """structlog's chain as `launchops serve` runs it, up to `renderer`: masking last."""
+    return [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,
+        mask_event,
+        renderer,
+    ]
+
+
 def configure(*, json: bool, level: int = logging.INFO) -> None:
     stream: Any = _StderrNow()
     logging.basicConfig(stream=stream, level=level, format="%(message)s", force=True)
@@ -119,14 +131,7 @@ def configure(*, json: bool, level: int = logging.INFO) -> None:
         )
     )
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            mask_event,
-            renderer,
-        ],
+        processors=processors(renderer),
         wrapper_class=structlog.make_filtering_bound_logger(level),
         # One write per line (print() makes two: the text, then the newline).
         logger_factory=structlog.WriteLoggerFactory(file=stream),
